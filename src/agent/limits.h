@@ -1,0 +1,54 @@
+/*
+ * limits.h - every bound cloister-agent enforces, with its unit. The config can lower a limit
+ * (or pick a value inside the range); it can never raise one past the ceiling here.
+ */
+#ifndef CLOISTER_AGENT_LIMITS_H
+#define CLOISTER_AGENT_LIMITS_H
+
+/* Event log */
+#define AGENT_EVENTS_MAX_ENTRIES_DEFAULT 1000          /* system-api's log_max_entries default */
+#define AGENT_EVENTS_MAX_ENTRIES_CEILING 1000000
+#define AGENT_EVENTS_MAX_BYTES_DEFAULT (16u << 20)     /* message bytes kept */
+#define AGENT_EVENTS_MAX_BYTES_CEILING (256u << 20)
+#define AGENT_EVENT_MAX_BYTES_DEFAULT 4096             /* one message, also one pipe line */
+#define AGENT_EVENT_MAX_BYTES_CEILING 4096
+#define AGENT_EVENTS_PAGE_MAX 10000                    /* ?limit= ceiling */
+#define AGENT_EVENTS_FOLLOWERS_MAX 32                  /* concurrent follow streams */
+
+/* Actions */
+#define AGENT_ACTION_TIMEOUT_DEFAULT_MS 30000
+#define AGENT_ACTION_TIMEOUT_CEILING_MS (3600 * 1000)
+#define AGENT_ACTION_CONCURRENT_DEFAULT 4
+#define AGENT_ACTION_CONCURRENT_CEILING 32
+#define AGENT_ACTION_OUTPUT_DEFAULT_BYTES (64u * 1024)  /* per stream returned */
+#define AGENT_ACTION_OUTPUT_CEILING_BYTES (4u << 20)
+#define AGENT_ACTION_EVENT_STDERR_BYTES 512             /* stderr quoted in a failure event */
+#define AGENT_ACTIONS_MAX 256
+
+/* Uploads */
+#define AGENT_UPLOAD_MAX_DEFAULT_BYTES (64ull << 20)
+#define AGENT_UPLOAD_MAX_CEILING_BYTES (4ull << 30)
+#define AGENT_UPLOADS_MAX 256
+
+/* Basic auth */
+#define AGENT_PASSWORD_MAX_BYTES 1024
+#define AGENT_AUTH_HEADER_MAX_BYTES 2048
+#define AGENT_AUTH_FREE_FAILURES 5       /* failures per address before slowing down */
+#define AGENT_AUTH_BACKOFF_MAX_S 60      /* longest wait imposed on one address */
+#define AGENT_AUTH_TRACKED_ADDRS 1024    /* addresses remembered for backoff */
+#define AGENT_AUTH_CACHE_TTL_S 300       /* a verified password skips argon2id for this long */
+
+/* HTTP */
+#define AGENT_CONN_LIMIT_DEFAULT 256
+#define AGENT_CONN_LIMIT_CEILING 4096
+#define AGENT_PER_IP_LIMIT_DEFAULT 64
+#define AGENT_CONN_TIMEOUT_DEFAULT_S 30
+#define AGENT_HTTP_THREADS_DEFAULT 2
+#define AGENT_HTTP_THREADS_CEILING 16
+
+/* TLS */
+#define AGENT_TLS_CERT_DAYS_DEFAULT 365
+#define AGENT_TLS_RENEW_BEFORE_S (24 * 3600)  /* regenerate our own cert this close to expiry */
+#define AGENT_PEM_MAX_BYTES (256u * 1024)
+
+#endif

@@ -1,0 +1,431 @@
+/*
+ * settings.c - loads cloister-agent's configuration (see settings.h).
+ *
+ * The key table below is the single source of truth: every accepted key with its type and range.
+ * config_check rejects anything not in it with file:line; values are then copied into struct
+ * settings, and actions are split into argv (cmdsplit: never a shell) and resolved to an absolute
+ * executable now, so a broken action is a start-up error rather than a runtime surprise.
+ */
+#include "agent/settings.h"
+
+#include "agent/limits.h"
+#include "cmdsplit.h"
+#include "config.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define G "general"
+#define C "cloister"
+
+static const struct config_key keys[] = {
+	{G, "listen_addr", CONFIG_STRING, 0, 0},
+	{G, "pipe_file", CONFIG_STRING, 0, 0},
+	{G, "log_json", CONFIG_BOOL, 0, 0},
+	{G, "log_debug", CONFIG_BOOL, 0, 0},
+	{G, "pprof", CONFIG_BOOL, 0, 0},
+	{G, "log_max_entries", CONFIG_INT, 0, AGENT_EVENTS_MAX_ENTRIES_CEILING},
+	{G, "basic_auth_secret_path", CONFIG_STRING, 0, 0},
+	{G, "basic_auth_secret_salt", CONFIG_STRING, 0, 0},
+	{G, "http_read_timeout_ms", CONFIG_INT, 0, 3600 * 1000},
+	{G, "http_write_timeout_ms", CONFIG_INT, 0, 3600 * 1000},
+	{G, "tls_enabled", CONFIG_BOOL, 0, 0},
+	{G, "tls_create_if_missing", CONFIG_BOOL, 0, 0},
+	{G, "tls_cert_hosts", CONFIG_STRING_ARRAY, 0, 0},
+	{G, "tls_cert_path", CONFIG_STRING, 0, 0},
+	{G, "tls_key_path", CONFIG_STRING, 0, 0},
+	{C, "events_file", CONFIG_STRING, 0, 0},
+	{C, "events_max_bytes", CONFIG_INT, 4096, AGENT_EVENTS_MAX_BYTES_CEILING},
+	{C, "event_max_bytes", CONFIG_INT, 64, AGENT_EVENT_MAX_BYTES_CEILING},
+	{C, "action_timeout_ms", CONFIG_INT, 10, AGENT_ACTION_TIMEOUT_CEILING_MS},
+	{C, "action_max_concurrent", CONFIG_INT, 1, AGENT_ACTION_CONCURRENT_CEILING},
+	{C, "action_output_max_bytes", CONFIG_INT, 0, AGENT_ACTION_OUTPUT_CEILING_BYTES},
+	{C, "actions_allow_get", CONFIG_BOOL, 0, 0},
+	{C, "new_event_allow_get", CONFIG_BOOL, 0, 0},
+	{C, "upload_max_bytes", CONFIG_INT, 0, (long long)AGENT_UPLOAD_MAX_CEILING_BYTES},
+	{C, "auth_allow_first_secret_over_network", CONFIG_BOOL, 0, 0},
+	{C, "tls_client_ca_path", CONFIG_STRING, 0, 0},
+	{C, "tls_client_crl_path", CONFIG_STRING, 0, 0},
+	{C, "tls_cert_days", CONFIG_INT, 1, 3650},
+	{C, "max_connections", CONFIG_INT, 1, AGENT_CONN_LIMIT_CEILING},
+	{C, "max_connections_per_ip", CONFIG_INT, 1, AGENT_CONN_LIMIT_CEILING},
+	{C, "connection_timeout_s", CONFIG_INT, 1, 3600},
+	{C, "http_threads", CONFIG_INT, 1, AGENT_HTTP_THREADS_CEILING},
+	{"actions", NULL, CONFIG_STRING, 0, 0},
+	{"file_uploads", NULL, CONFIG_STRING, 0, 0},
+};
+
+static void fail(char *err, size_t errlen, const char *file, unsigned line, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static void fail(char *err, size_t errlen, const char *file, unsigned line, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line)
+		snprintf(err, errlen, "%s:%u: %s", file, line, msg);
+	else
+		snprintf(err, errlen, "%s: %s", file, msg);
+}
+
+static bool name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > 64)
+		return false;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *n = strdup(v);
+	if (!n)
+		return -ENOMEM;
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+static void set_defaults(struct settings *s)
+{
+	s->log_max_entries = AGENT_EVENTS_MAX_ENTRIES_DEFAULT;
+	s->events_max_bytes = AGENT_EVENTS_MAX_BYTES_DEFAULT;
+	s->event_max_bytes = AGENT_EVENT_MAX_BYTES_DEFAULT;
+	s->action_timeout_ms = AGENT_ACTION_TIMEOUT_DEFAULT_MS;
+	s->action_max_concurrent = AGENT_ACTION_CONCURRENT_DEFAULT;
+	s->action_output_max_bytes = AGENT_ACTION_OUTPUT_DEFAULT_BYTES;
+	s->actions_allow_get = true;
+	s->new_event_allow_get = true;
+	s->upload_max_bytes = (long long)AGENT_UPLOAD_MAX_DEFAULT_BYTES;
+	s->auth_allow_first_secret_over_network = true;
+	s->tls_cert_days = AGENT_TLS_CERT_DAYS_DEFAULT;
+	s->max_connections = AGENT_CONN_LIMIT_DEFAULT;
+	s->max_connections_per_ip = AGENT_PER_IP_LIMIT_DEFAULT;
+	s->connection_timeout_s = AGENT_CONN_TIMEOUT_DEFAULT_S;
+	s->http_threads = AGENT_HTTP_THREADS_DEFAULT;
+}
+
+/* Copies one [general]/[cloister] entry into s. Returns 0, 1 when unknown (cannot happen after
+ * config_check), or -ENOMEM. */
+static int apply_scalar(struct settings *s, const struct config_entry *e)
+{
+	struct {
+		const char *table, *key;
+		char **str;
+		bool *b;
+		long long *i;
+	} map[] = {
+		{G, "listen_addr", &s->listen_addr, NULL, NULL},
+		{G, "pipe_file", &s->pipe_file, NULL, NULL},
+		{G, "log_json", NULL, &s->log_json, NULL},
+		{G, "log_debug", NULL, &s->log_debug, NULL},
+		{G, "pprof", NULL, &s->pprof, NULL},
+		{G, "log_max_entries", NULL, NULL, &s->log_max_entries},
+		{G, "basic_auth_secret_path", &s->basic_auth_secret_path, NULL, NULL},
+		{G, "basic_auth_secret_salt", &s->basic_auth_secret_salt, NULL, NULL},
+		{G, "http_read_timeout_ms", NULL, NULL, &s->http_read_timeout_ms},
+		{G, "http_write_timeout_ms", NULL, NULL, &s->http_write_timeout_ms},
+		{G, "tls_enabled", NULL, &s->tls_enabled, NULL},
+		{G, "tls_create_if_missing", NULL, &s->tls_create_if_missing, NULL},
+		{G, "tls_cert_path", &s->tls_cert_path, NULL, NULL},
+		{G, "tls_key_path", &s->tls_key_path, NULL, NULL},
+		{C, "events_file", &s->events_file, NULL, NULL},
+		{C, "events_max_bytes", NULL, NULL, &s->events_max_bytes},
+		{C, "event_max_bytes", NULL, NULL, &s->event_max_bytes},
+		{C, "action_timeout_ms", NULL, NULL, &s->action_timeout_ms},
+		{C, "action_max_concurrent", NULL, NULL, &s->action_max_concurrent},
+		{C, "action_output_max_bytes", NULL, NULL, &s->action_output_max_bytes},
+		{C, "actions_allow_get", NULL, &s->actions_allow_get, NULL},
+		{C, "new_event_allow_get", NULL, &s->new_event_allow_get, NULL},
+		{C, "upload_max_bytes", NULL, NULL, &s->upload_max_bytes},
+		{C, "auth_allow_first_secret_over_network", NULL, &s->auth_allow_first_secret_over_network, NULL},
+		{C, "tls_client_ca_path", &s->tls_client_ca_path, NULL, NULL},
+		{C, "tls_client_crl_path", &s->tls_client_crl_path, NULL, NULL},
+		{C, "tls_cert_days", NULL, NULL, &s->tls_cert_days},
+		{C, "max_connections", NULL, NULL, &s->max_connections},
+		{C, "max_connections_per_ip", NULL, NULL, &s->max_connections_per_ip},
+		{C, "connection_timeout_s", NULL, NULL, &s->connection_timeout_s},
+		{C, "http_threads", NULL, NULL, &s->http_threads},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+		if (strcmp(map[i].table, e->table) != 0 || strcmp(map[i].key, e->key) != 0)
+			continue;
+		if (map[i].str)
+			return set_str(map[i].str, e->str);
+		if (map[i].b)
+			*map[i].b = e->boolean;
+		if (map[i].i)
+			*map[i].i = e->num;
+		return 0;
+	}
+	return 1;
+}
+
+static char *join_argv(char *const *argv)
+{
+	size_t n = 1;
+	for (size_t i = 0; argv[i]; i++)
+		n += strlen(argv[i]) + 1;
+	char *out = calloc(1, n);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; argv[i]; i++) {
+		size_t l = strlen(argv[i]);
+		if (i)
+			out[o++] = ' ';
+		memcpy(out + o, argv[i], l);
+		o += l;
+	}
+	return out;
+}
+
+static int add_action(struct settings *s, const struct config_entry *e, const char *file, char *err,
+                      size_t errlen)
+{
+	if (!name_ok(e->key)) {
+		fail(err, errlen, file, e->line, "action name '%s' must be 1-64 of [A-Za-z0-9_.-]", e->key);
+		return -EINVAL;
+	}
+	if (s->n_actions >= AGENT_ACTIONS_MAX) {
+		fail(err, errlen, file, e->line, "more than %d actions", AGENT_ACTIONS_MAX);
+		return -E2BIG;
+	}
+	char **argv = NULL;
+	char msg[160] = "";
+	if (e->type == CONFIG_STRING) {
+		int rc = cmdsplit(e->str, &argv, msg, sizeof(msg));
+		if (rc < 0) {
+			fail(err, errlen, file, e->line, "action '%s': %s", e->key, msg);
+			return rc;
+		}
+	} else {
+		if (e->arr_len == 0) {
+			fail(err, errlen, file, e->line, "action '%s': empty argv", e->key);
+			return -EINVAL;
+		}
+		argv = calloc(e->arr_len + 1, sizeof(char *));
+		if (!argv)
+			return -ENOMEM;
+		for (size_t i = 0; i < e->arr_len; i++) {
+			argv[i] = strdup(e->arr[i]);
+			if (!argv[i]) {
+				cmdsplit_free(argv);
+				return -ENOMEM;
+			}
+		}
+	}
+	char path[PATH_MAX];
+	int rc = cmdsplit_resolve(argv[0], path, sizeof(path));
+	if (rc < 0) {
+		fail(err, errlen, file, e->line, "action '%s': executable '%s' %s", e->key, argv[0],
+		     rc == -ENOENT ? "not found (searched /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)"
+		                   : "must be an absolute path to an executable file");
+		cmdsplit_free(argv);
+		return rc;
+	}
+	struct settings_action *na = realloc(s->actions, (s->n_actions + 1) * sizeof(*na));
+	if (!na) {
+		cmdsplit_free(argv);
+		return -ENOMEM;
+	}
+	s->actions = na;
+	struct settings_action *a = &s->actions[s->n_actions];
+	*a = (struct settings_action){strdup(e->key),
+	                              e->type == CONFIG_STRING ? strdup(e->str) : join_argv(argv),
+	                              strdup(path), argv};
+	s->n_actions++;
+	if (!a->name || !a->command || !a->path)
+		return -ENOMEM;
+	return 0;
+}
+
+static int add_upload(struct settings *s, const struct config_entry *e, const char *file, char *err,
+                      size_t errlen)
+{
+	if (!name_ok(e->key)) {
+		fail(err, errlen, file, e->line, "upload name '%s' must be 1-64 of [A-Za-z0-9_.-]", e->key);
+		return -EINVAL;
+	}
+	if (e->type != CONFIG_STRING || e->str[0] != '/') {
+		fail(err, errlen, file, e->line, "file upload '%s' must be an absolute path", e->key);
+		return -EINVAL;
+	}
+	const char *base = strrchr(e->str, '/') + 1;
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+		fail(err, errlen, file, e->line, "file upload '%s' must name a file, not a directory",
+		     e->key);
+		return -EINVAL;
+	}
+	if (s->n_uploads >= AGENT_UPLOADS_MAX) {
+		fail(err, errlen, file, e->line, "more than %d file uploads", AGENT_UPLOADS_MAX);
+		return -E2BIG;
+	}
+	struct settings_upload *nu = realloc(s->uploads, (s->n_uploads + 1) * sizeof(*nu));
+	if (!nu)
+		return -ENOMEM;
+	s->uploads = nu;
+	s->uploads[s->n_uploads] = (struct settings_upload){strdup(e->key), strdup(e->str)};
+	s->n_uploads++;
+	if (!s->uploads[s->n_uploads - 1].name || !s->uploads[s->n_uploads - 1].path)
+		return -ENOMEM;
+	return 0;
+}
+
+static int fill_defaults_str(struct settings *s)
+{
+	struct {
+		char **p;
+		const char *v;
+	} d[] = {
+		{&s->listen_addr, "127.0.0.1:3535"},
+		{&s->pipe_file, ""},
+		{&s->basic_auth_secret_path, ""},
+		{&s->basic_auth_secret_salt, ""},
+		{&s->tls_cert_path, ""},
+		{&s->tls_key_path, ""},
+		{&s->events_file, "events.log"},
+		{&s->tls_client_ca_path, ""},
+		{&s->tls_client_crl_path, ""},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(d); i++)
+		if (!*d[i].p && set_str(d[i].p, d[i].v) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+struct settings *settings_load(const char *path, const struct settings_overrides *ov, char *err,
+                               size_t errlen)
+{
+	struct settings *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	set_defaults(s);
+	struct config_doc doc = {0};
+	if (path) {
+		s->config_path = strdup(path);
+		struct config_error ce = {0};
+		int rc = config_parse_file(path, &doc, &ce);
+		if (rc < 0) {
+			if (ce.line == 0 && ce.msg[0] == '\0')
+				fail(err, errlen, path, 0, "%s", strerror(-rc));
+			else
+				fail(err, errlen, path, ce.line, "%s", ce.msg);
+			goto fail;
+		}
+		if (config_check(&doc, keys, ARRAY_SIZE(keys), &ce) < 0) {
+			fail(err, errlen, path, ce.line, "%s", ce.msg);
+			goto fail;
+		}
+		for (size_t i = 0; i < doc.n; i++) {
+			const struct config_entry *e = &doc.entries[i];
+			int rc2;
+			if (strcmp(e->table, "actions") == 0)
+				rc2 = add_action(s, e, path, err, errlen);
+			else if (strcmp(e->table, "file_uploads") == 0)
+				rc2 = add_upload(s, e, path, err, errlen);
+			else if (strcmp(e->table, G) == 0 && strcmp(e->key, "tls_cert_hosts") == 0) {
+				s->tls_cert_hosts = calloc(e->arr_len + 1, sizeof(char *));
+				rc2 = s->tls_cert_hosts ? 0 : -ENOMEM;
+				for (size_t k = 0; rc2 == 0 && k < e->arr_len; k++) {
+					s->tls_cert_hosts[k] = strdup(e->arr[k]);
+					s->n_tls_cert_hosts++;
+					if (!s->tls_cert_hosts[k])
+						rc2 = -ENOMEM;
+				}
+			} else
+				rc2 = apply_scalar(s, e);
+			if (rc2 < 0) {
+				if (rc2 == -ENOMEM)
+					fail(err, errlen, path, e->line, "out of memory");
+				goto fail;
+			}
+		}
+		/* system-api: log_max_entries = 0 means the default. */
+		if (s->log_max_entries == 0)
+			s->log_max_entries = AGENT_EVENTS_MAX_ENTRIES_DEFAULT;
+	}
+	if (ov && ov->listen_addr && set_str(&s->listen_addr, ov->listen_addr) < 0)
+		goto nomem;
+	if (ov && ov->pipe_file && set_str(&s->pipe_file, ov->pipe_file) < 0)
+		goto nomem;
+	if (fill_defaults_str(s) < 0)
+		goto nomem;
+	if (s->tls_enabled && (!s->tls_cert_path[0] || !s->tls_key_path[0])) {
+		fail(err, errlen, path ? path : "settings", 0,
+		     "tls_enabled needs tls_cert_path and tls_key_path");
+		goto fail;
+	}
+	if (s->tls_client_ca_path[0] && !s->tls_enabled) {
+		fail(err, errlen, path ? path : "settings", 0, "tls_client_ca_path needs tls_enabled = true");
+		goto fail;
+	}
+	config_doc_done(&doc);
+	return s;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	config_doc_done(&doc);
+	settings_free(s);
+	return NULL;
+}
+
+void settings_free(struct settings *s)
+{
+	if (!s)
+		return;
+	char **strs[] = {&s->config_path,   &s->listen_addr,       &s->pipe_file,
+	                 &s->basic_auth_secret_path, &s->tls_cert_path, &s->tls_key_path,
+	                 &s->events_file,   &s->tls_client_ca_path, &s->tls_client_crl_path};
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
+		free(*strs[i]);
+	if (s->basic_auth_secret_salt) {
+		explicit_bzero(s->basic_auth_secret_salt, strlen(s->basic_auth_secret_salt));
+		free(s->basic_auth_secret_salt);
+	}
+	for (size_t i = 0; i < s->n_tls_cert_hosts; i++)
+		free(s->tls_cert_hosts[i]);
+	free(s->tls_cert_hosts);
+	for (size_t i = 0; i < s->n_actions; i++) {
+		free(s->actions[i].name);
+		free(s->actions[i].command);
+		free(s->actions[i].path);
+		cmdsplit_free(s->actions[i].argv);
+	}
+	free(s->actions);
+	for (size_t i = 0; i < s->n_uploads; i++) {
+		free(s->uploads[i].name);
+		free(s->uploads[i].path);
+	}
+	free(s->uploads);
+	free(s);
+}
+
+const struct settings_action *settings_action(const struct settings *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_actions; i++)
+		if (strcmp(s->actions[i].name, name) == 0)
+			return &s->actions[i];
+	return NULL;
+}
+
+const struct settings_upload *settings_upload(const struct settings *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_uploads; i++)
+		if (strcmp(s->uploads[i].name, name) == 0)
+			return &s->uploads[i];
+	return NULL;
+}
