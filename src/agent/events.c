@@ -26,10 +26,11 @@
  *
  * The file is replayed through the same eviction as live appends, so the retained set after a
  * restart is the one before it, and seq continues from the highest record. When the file holds
- * more than twice the retained count or bytes it is rewritten with only the retained entries
- * (fsx_write_atomic: temp file, fsync, rename) and the append fd is reopened; that happens under
- * the lock, once per max_entries appends at most. A failed write is cut back off the file so the
- * next append does not bury a torn record in the middle.
+ * more than twice the retained count or bytes, and more than EVENTS_COMPACT_MIN_FILE_BYTES (so a
+ * small log is not rewritten every few hundred events), it is rewritten with only the retained
+ * entries (fsx_write_atomic: temp file, fsync, rename) and the append fd is reopened, under the
+ * lock. A failed write is cut back off the file so the next append does not bury a torn record
+ * in the middle.
  *
  * Locking: one mutex for the rings and the file; a second one for the subscriber table, whose
  * callbacks run with neither held. events_sync duplicates the fd under the lock and calls
@@ -380,9 +381,14 @@ static size_t find_after(struct events *ev, uint64_t after)
 
 /* ---- file ---- */
 
+/* Twice the retained set, as long as the file is not small: with system-api's default of 1000
+ * entries a compaction every 1000 events (two fsyncs each) would cap the pipe's throughput on a
+ * slow disk, while a few MiB of dead records cost nothing. */
 static bool file_needs_compaction(const struct events *ev)
 {
-	return ev->file_records > 2 * ev->max_entries || ev->file_msg_bytes > 2 * (uint64_t)ev->max_bytes;
+	return (ev->file_records > 2 * ev->max_entries ||
+	        ev->file_msg_bytes > 2 * (uint64_t)ev->max_bytes) &&
+	       ev->file_size > (off_t)EVENTS_COMPACT_MIN_FILE_BYTES;
 }
 
 /* Rewrites the file with the retained entries only and reopens the append fd. */

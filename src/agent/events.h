@@ -22,7 +22,9 @@
  *
  * Limits: messages <= max_message_bytes (<= EVENTS_MESSAGE_MAX_BYTES); max_entries <=
  * EVENTS_MAX_ENTRIES_CEILING; max_bytes <= EVENTS_MAX_BYTES_CEILING; EVENTS_MAX_SUBSCRIBERS
- * subscribers. The file is compacted when it holds more than twice the retained count or bytes.
+ * subscribers. The file is compacted when it holds more than twice the retained count or bytes
+ * and is larger than EVENTS_COMPACT_MIN_FILE_BYTES, so it stays below
+ * max(2 x retained, EVENTS_COMPACT_MIN_FILE_BYTES) plus one record.
  */
 #ifndef CLOISTER_AGENT_EVENTS_H
 #define CLOISTER_AGENT_EVENTS_H
@@ -37,6 +39,7 @@
 #define EVENTS_MAX_ENTRIES_DEFAULT 1000       /* system-api's log_max_entries default */
 #define EVENTS_MAX_BYTES_DEFAULT (16u << 20)
 #define EVENTS_MAX_SUBSCRIBERS 64
+#define EVENTS_COMPACT_MIN_FILE_BYTES (4u << 20) /* never compact a file smaller than this */
 
 struct event {
 	uint64_t seq;        /* 1, 2, 3, ... */

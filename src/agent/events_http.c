@@ -169,13 +169,13 @@ static ssize_t follower_read(void *ud, char *buf, size_t cap)
 				char *s = json_dumps(json_array_get(o, 0), JSON_COMPACT);
 				if (s) {
 					size_t sl = strlen(s);
-					f->pending = realloc(s, sl + 1);
-					if (!f->pending) {
-						free(s);
-					} else {
+					f->pending = malloc(sl + 1);
+					if (f->pending) {
+						memcpy(f->pending, s, sl);
 						f->pending[sl] = '\n';
 						f->plen = sl + 1;
 					}
+					free(s);
 				}
 			}
 			json_decref(o);

@@ -32,7 +32,6 @@
 
 /* Basic auth */
 #define AGENT_PASSWORD_MAX_BYTES 1024
-#define AGENT_AUTH_HEADER_MAX_BYTES 2048
 #define AGENT_AUTH_FREE_FAILURES 5       /* failures per address before slowing down */
 #define AGENT_AUTH_BACKOFF_MAX_S 60      /* longest wait imposed on one address */
 #define AGENT_AUTH_TRACKED_ADDRS 1024    /* addresses remembered for backoff */

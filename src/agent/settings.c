@@ -215,15 +215,20 @@ static int add_action(struct settings *s, const struct config_entry *e, const ch
 			fail(err, errlen, file, e->line, "action '%s': empty argv", e->key);
 			return -EINVAL;
 		}
-		argv = calloc(e->arr_len + 1, sizeof(char *));
+		/* One allocation (pointers, then the strings), the layout cmdsplit returns, so that
+		 * cmdsplit_free releases either kind of argv whole. */
+		size_t bytes = (e->arr_len + 1) * sizeof(char *);
+		for (size_t i = 0; i < e->arr_len; i++)
+			bytes += strlen(e->arr[i]) + 1;
+		argv = calloc(1, bytes);
 		if (!argv)
 			return -ENOMEM;
+		char *p = (char *)(argv + e->arr_len + 1);
 		for (size_t i = 0; i < e->arr_len; i++) {
-			argv[i] = strdup(e->arr[i]);
-			if (!argv[i]) {
-				cmdsplit_free(argv);
-				return -ENOMEM;
-			}
+			size_t l = strlen(e->arr[i]) + 1;
+			memcpy(p, e->arr[i], l);
+			argv[i] = p;
+			p += l;
 		}
 	}
 	char path[PATH_MAX];

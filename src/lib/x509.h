@@ -62,8 +62,9 @@ struct x509_info {
 	bool self_signed; /* issuer == subject and the signature verifies with its own key */
 };
 
-/* Facts about the first certificate of a PEM file. Returns 0, -errno from open/read, -E2BIG
- * (file over X509_MAX_FILE_BYTES), -EINVAL (no certificate in it). */
+/* Facts about the first certificate of a PEM file. Returns 0, -errno from reading it (-ENOENT,
+ * -EACCES, -EISDIR...), -E2BIG (file over X509_MAX_FILE_BYTES), -EINVAL (no certificate in it,
+ * NULL argument). */
 int x509_cert_info_file(const char *cert_pem_path, struct x509_info *info);
 
 /* 1 when the (unencrypted) private key file's public key matches the certificate's, 0 when

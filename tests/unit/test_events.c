@@ -511,52 +511,86 @@ static void test_corrupt_middle(void **state)
 	events_free(ev);
 }
 
+/* Appends n messages of len bytes ("<seq>" padded with 'p') and returns the largest file size. */
+static off_t append_big(struct events *ev, const char *path, uint64_t first, int n, size_t len)
+{
+	static char m[EVENTS_MESSAGE_MAX_BYTES];
+	off_t biggest = 0;
+	memset(m, 'p', sizeof(m));
+	for (int i = 0; i < n; i++) {
+		char num[24];
+		int k = snprintf(num, sizeof(num), "%llu", (unsigned long long)(first + (uint64_t)i));
+		memcpy(m, num, (size_t)k);
+		uint64_t seq;
+		assert_int_equal(events_append(ev, m, len, &seq), 0);
+		assert_int_equal(seq, first + (uint64_t)i);
+		off_t sz = file_size(path);
+		if (sz > biggest)
+			biggest = sz;
+	}
+	return biggest;
+}
+
+static void assert_big_range(struct events *ev, uint64_t first, uint64_t last, size_t len)
+{
+	struct event *list;
+	ssize_t n = events_list(ev, 0, SIZE_MAX, &list);
+	assert_int_equal(n, (ssize_t)(last - first + 1));
+	for (ssize_t i = 0; i < n; i++) {
+		assert_int_equal(list[i].seq, first + (uint64_t)i);
+		assert_int_equal(list[i].len, len);
+		assert_int_equal(strtoull(list[i].message, NULL, 10), first + (uint64_t)i);
+	}
+	events_list_free(list, (size_t)n);
+}
+
+#define REC_BIG (REC_HDR + EVENTS_MESSAGE_MAX_BYTES)
+
 static void test_compaction_bounds_file(void **state)
 {
 	struct fixture *f = *state;
+	/* Bounded by count: 3000 x 4 KiB written (12 MiB), 10 retained. The file never holds more
+	 * than max(2 x retained, EVENTS_COMPACT_MIN_FILE_BYTES) plus the record that crossed it. */
 	struct events *ev = open_ok(f->path, 10, 0);
-	off_t biggest = 0;
-	append_m(ev, 1, 9); /* "m1".."m9" */
-	for (uint64_t s = 10; s <= 2000; s++) {
-		append_m(ev, s, s);
-		off_t sz = file_size(f->path);
-		if (sz > biggest)
-			biggest = sz;
-	}
-	/* At most 2 x max_entries + 1 records of <= 28 + 5 bytes, and at least a restart works. */
-	assert_true(biggest <= FILE_HDR + 21 * (REC_HDR + 5));
-	assert_range(ev, 1991, 2000);
+	off_t biggest = append_big(ev, f->path, 1, 3000, EVENTS_MESSAGE_MAX_BYTES);
+	assert_true(biggest <= (off_t)EVENTS_COMPACT_MIN_FILE_BYTES + REC_BIG);
+	assert_true(biggest > (off_t)EVENTS_COMPACT_MIN_FILE_BYTES - REC_BIG); /* it did grow */
+	assert_big_range(ev, 2991, 3000, EVENTS_MESSAGE_MAX_BYTES);
 	events_free(ev);
-	ev = open_ok(f->path, 10, 0);
-	assert_range(ev, 1991, 2000);
-	append_m(ev, 2001, 2001);
+	ev = open_ok(f->path, 10, 0); /* a compacted file restarts with the same set */
+	assert_big_range(ev, 2991, 3000, EVENTS_MESSAGE_MAX_BYTES);
+	assert_int_equal(append_big(ev, f->path, 3001, 1, 5) > 0, 1);
 	events_free(ev);
 
-	/* Bounded by bytes as well: 100-byte messages, max_bytes 1000. */
+	/* Bounded by bytes: 4000-byte messages, max_bytes 100000 keeps 25. */
 	unlink(f->path);
-	ev = open_ok(f->path, 100000, 1000);
-	char m[100];
-	memset(m, 'b', sizeof(m));
-	biggest = 0;
-	for (int i = 0; i < 500; i++) {
-		assert_int_equal(events_append(ev, m, sizeof(m), NULL), 0);
-		off_t sz = file_size(f->path);
-		if (sz > biggest)
-			biggest = sz;
-	}
-	assert_true(biggest <= FILE_HDR + 21 * (REC_HDR + 100));
-	assert_int_equal(events_count(ev), 10);
+	ev = open_ok(f->path, 100000, 100000);
+	biggest = append_big(ev, f->path, 1, 3000, 4000);
+	assert_true(biggest <= (off_t)EVENTS_COMPACT_MIN_FILE_BYTES + REC_BIG);
+	assert_big_range(ev, 2976, 3000, 4000);
 	events_free(ev);
 
 	/* A file left big by a larger config is compacted on open. */
 	unlink(f->path);
-	ev = open_ok(f->path, 1000, 0);
-	append_m(ev, 1, 1000);
+	ev = open_ok(f->path, 2000, 0);
+	append_big(ev, f->path, 1, 1100, EVENTS_MESSAGE_MAX_BYTES);
 	events_free(ev);
+	assert_true(file_size(f->path) > (off_t)EVENTS_COMPACT_MIN_FILE_BYTES);
 	ev = open_ok(f->path, 10, 0);
-	assert_range(ev, 991, 1000);
-	assert_true(file_size(f->path) <= FILE_HDR + 10 * (REC_HDR + 5));
+	assert_big_range(ev, 1091, 1100, EVENTS_MESSAGE_MAX_BYTES);
+	assert_int_equal(file_size(f->path), FILE_HDR + 10 * REC_BIG);
 	events_free(ev);
+
+	/* A small file is left alone even when it holds far more than it retains. */
+	unlink(f->path);
+	ev = open_ok(f->path, 10, 0);
+	append_m(ev, 1, 100);
+	events_free(ev);
+	off_t small = file_size(f->path);
+	ev = open_ok(f->path, 10, 0);
+	assert_range(ev, 91, 100);
+	events_free(ev);
+	assert_int_equal(file_size(f->path), small);
 }
 
 /* A write that fails half-way leaves neither a half record in the file nor an event in memory. */

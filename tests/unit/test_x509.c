@@ -784,7 +784,6 @@ static void test_write_and_file_facts(void **state)
 	unsigned char *der = NULL;
 	size_t len = 0;
 	assert_int_equal(x509_spki_der_file(cp, &der, &len), 0);
-	char *kpem = NULL;
 	FILE *f = fopen(kp, "re");
 	assert_non_null(f);
 	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
@@ -797,7 +796,6 @@ static void test_write_and_file_facts(void **state)
 	assert_memory_equal(der, want, len);
 	OPENSSL_free(want);
 	free(der);
-	free(kpem);
 
 	/* A different key does not match; an encrypted key is refused without a prompt. */
 	char kp2[128];

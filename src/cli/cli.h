@@ -1,0 +1,22 @@
+/*
+ * cli.h - what main.c and the cmd_<noun>.c files of the cloister CLI share: exit codes and the
+ * entry point of each noun.
+ *
+ * Exit codes are a contract for scripts: 0 success, 1 the peer refused or failed (an HTTP error,
+ * a failed verification, a local file that cannot be read), 2 no usable reply (connection, TLS,
+ * timeout, an oversized reply), 64 a usage error. `cloister agent action` exits with the
+ * action's own exit code instead of 1 when the action ran and failed.
+ * Single-threaded; each cmd_* owns the process while it runs.
+ */
+#ifndef CLOISTER_CLI_H
+#define CLOISTER_CLI_H
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_UNREACHABLE 2
+#define CLI_EXIT_USAGE 64
+
+/* `cloister agent ...`: argv[0] is "agent". Returns the process exit code. */
+int cmd_agent(int argc, char **argv);
+
+#endif

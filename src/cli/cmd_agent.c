@@ -1,0 +1,996 @@
+/*
+ * cmd_agent.c - `cloister agent ...`: operate one cloister-agent (or flashbots system-api) over
+ * its HTTP API.
+ *
+ * Global options pick the agent and the credentials; each command is one or two requests through
+ * client.c. Passwords never come from argv (a process list shows argv): they are read from a file
+ * (--password-file, CLOISTER_AGENT_PASSWORD_FILE) or, for set-password, from stdin without echo,
+ * and wiped after use. Replies are never trusted to be well-formed or terminal-safe: messages and
+ * event text are stripped of control characters before they are printed. An upload streams the
+ * file through SHA-256 as libcurl pulls it, so the digest covers exactly the bytes that were sent,
+ * and is compared with the digest the agent computed over what it stored.
+ */
+#include "cli/cli.h"
+
+#include "cli/client.h"
+#include "cli/limits.h"
+#include "fsx.h"
+#include "json.h"
+#include "secret.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define AGENT_URL_DEFAULT "http://127.0.0.1:3535"
+
+struct agent_cli {
+	struct client *c;
+	const char *url;
+	bool json;
+};
+
+static const char agent_usage_text[] =
+	"Usage: cloister agent [options] <command> [args]\n"
+	"\n"
+	"Options:\n"
+	"  --url URL              agent base URL (env CLOISTER_AGENT_URL, default " AGENT_URL_DEFAULT ")\n"
+	"  --user USER            Basic auth user (default admin)\n"
+	"  --password-file FILE   Basic auth password, first line of FILE\n"
+	"                         (env CLOISTER_AGENT_PASSWORD_FILE; never on the command line)\n"
+	"  --cacert FILE          trust the CA certificates in FILE (PEM) for https\n"
+	"  --cert FILE --key FILE client certificate and key (PEM) for mutual TLS\n"
+	"  --timeout SECONDS      limit for each request (default 60, 0 = none; follow has none)\n"
+	"  --json                 print the agent's JSON replies instead of text\n"
+	"\n"
+	"Commands:\n"
+	"  events [--after N] [--limit N] [--follow]   list events (text like /logs)\n"
+	"  log MESSAGE                                 record an event\n"
+	"  action NAME                                 run an action; prints its stdout and stderr and\n"
+	"                                              exits with its exit code\n"
+	"  upload NAME FILE                            stream FILE to the upload NAME; checks SHA-256\n"
+	"  set-password [--password-file FILE]         set the Basic auth password (FILE or stdin)\n"
+	"  health                                      GET /livez and /readyz\n"
+	"\n"
+	"Run `cloister agent <command> --help` for one command.\n";
+
+__attribute__((format(printf, 2, 3))) static int usage_error(const char *text, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("cloister: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fputs(text, stderr);
+	return CLI_EXIT_USAGE;
+}
+
+/* ---------------------------------------------------------------- secrets */
+
+static void strip_newlines(char *s, size_t *len)
+{
+	while (*len > 0 && (s[*len - 1] == '\n' || s[*len - 1] == '\r'))
+		s[--*len] = '\0';
+}
+
+static void wipe_free(char *s, size_t len)
+{
+	if (s) {
+		secret_wipe(s, len);
+		free(s);
+	}
+}
+
+/* Reads a password file; returns 0 with *out (caller wipes and frees), or an exit code. */
+static int read_password_file(const char *path, char **out, size_t *len)
+{
+	/* Room for a "\r\n" after a password at the limit. */
+	int rc = fsx_read_file(path, CLI_PASSWORD_MAX_BYTES + 2, out, len);
+	if (rc == 0) {
+		strip_newlines(*out, len);
+		if (*len > CLI_PASSWORD_MAX_BYTES) {
+			wipe_free(*out, *len);
+			*out = NULL;
+			rc = -E2BIG;
+		}
+	}
+	if (rc == -E2BIG) {
+		fprintf(stderr, "cloister: %s: password file larger than %d bytes\n", path,
+		        CLI_PASSWORD_MAX_BYTES);
+		return CLI_EXIT_FAIL;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "cloister: %s: %s\n", path, strerror(-rc));
+		return CLI_EXIT_FAIL;
+	}
+	if (*len == 0) {
+		wipe_free(*out, 1);
+		*out = NULL;
+		fprintf(stderr, "cloister: %s: the password is empty\n", path);
+		return CLI_EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* Reads up to CLI_PASSWORD_MAX_BYTES from fd: to the first newline when stop_at_newline (a
+ * terminal), else to end of file. Returns the length, or -E2BIG / -errno. */
+static ssize_t read_secret_fd(int fd, char *buf, size_t cap, bool stop_at_newline)
+{
+	size_t n = 0;
+	for (;;) {
+		if (n == cap)
+			return -E2BIG;
+		ssize_t r = read(fd, buf + n, stop_at_newline ? 1 : cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (stop_at_newline && buf[n - 1] == '\n')
+			break;
+	}
+	return (ssize_t)n;
+}
+
+/* Prompts on the terminal with echo off. Returns the length or a negative errno. */
+static ssize_t prompt_secret(const char *prompt, char *buf, size_t cap)
+{
+	struct termios old, quiet;
+	bool restore = false;
+	fputs(prompt, stderr);
+	fflush(stderr);
+	if (tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quiet.c_lflag |= ECHONL;
+		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
+	ssize_t n = read_secret_fd(STDIN_FILENO, buf, cap, true);
+	if (restore)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	return n;
+}
+
+/* The new password for set-password: from file, else stdin (asked twice on a terminal). Returns
+ * 0 with *out (caller wipes and frees, CLI_PASSWORD_MAX_BYTES + 2 bytes), or an exit code. */
+static int read_new_password(const char *file, char **out, size_t *len)
+{
+	if (file)
+		return read_password_file(file, out, len);
+	size_t cap = CLI_PASSWORD_MAX_BYTES + 2; /* room for "\r\n" on a password at the limit */
+	char *a = calloc(1, cap + 1), *b = calloc(1, cap + 1);
+	int rc = CLI_EXIT_FAIL;
+	ssize_t na = 0, nb = 0;
+	if (!a || !b) {
+		fputs("cloister: out of memory\n", stderr);
+		goto out;
+	}
+	if (isatty(STDIN_FILENO)) {
+		na = prompt_secret("New password: ", a, cap);
+		if (na >= 0)
+			nb = prompt_secret("Retype new password: ", b, cap);
+	} else {
+		na = read_secret_fd(STDIN_FILENO, a, cap, false);
+	}
+	if (na < 0 || nb < 0) {
+		int e = na < 0 ? (int)-na : (int)-nb;
+		if (e == E2BIG)
+			fprintf(stderr, "cloister: password longer than %d bytes\n", CLI_PASSWORD_MAX_BYTES);
+		else
+			fprintf(stderr, "cloister: reading the password: %s\n", strerror(e));
+		goto out;
+	}
+	size_t la = (size_t)na, lb = (size_t)nb;
+	strip_newlines(a, &la);
+	if (isatty(STDIN_FILENO)) {
+		strip_newlines(b, &lb);
+		if (la != lb || !secret_equal(a, b, la)) {
+			fputs("cloister: the passwords do not match\n", stderr);
+			goto out;
+		}
+	}
+	if (la > CLI_PASSWORD_MAX_BYTES) {
+		fprintf(stderr, "cloister: password longer than %d bytes\n", CLI_PASSWORD_MAX_BYTES);
+		goto out;
+	}
+	if (la == 0) {
+		fputs("cloister: the new password is empty\n", stderr);
+		goto out;
+	}
+	*out = a;
+	*len = la;
+	a = NULL;
+	rc = 0;
+out:
+	wipe_free(a, cap + 1);
+	wipe_free(b, cap + 1);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+/* Performs rq. Returns -1 when a reply arrived (r filled), else prints why and returns an exit
+ * code (0 for an interrupted stream). */
+static int send_req(struct agent_cli *x, const struct client_req *rq, struct client_resp *r)
+{
+	char err[CLIENT_ERR_BYTES];
+	int rc = client_do(x->c, rq, r, err, sizeof(err));
+	if (rc == 0)
+		return -1;
+	if (rc == -ECANCELED)
+		return CLI_EXIT_OK;
+	fprintf(stderr, "cloister: %s: %s\n", x->url, err);
+	return rc == -EPIPE || rc == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_UNREACHABLE;
+}
+
+static bool is_2xx(const struct client_resp *r)
+{
+	return r->status >= 200 && r->status < 300;
+}
+
+static int http_fail(const struct client_resp *r)
+{
+	char msg[CLI_ERROR_MESSAGE_MAX_BYTES];
+	client_error_message(r, msg, sizeof(msg));
+	fprintf(stderr, "cloister: %ld: %s\n", r->status, msg);
+	return CLI_EXIT_FAIL;
+}
+
+/* Writes bytes to a stream with control characters replaced. */
+static void write_clean(FILE *f, const char *s, size_t len)
+{
+	char buf[4096];
+	while (len > 0) {
+		size_t n = len < sizeof(buf) ? len : sizeof(buf);
+		memcpy(buf, s, n);
+		client_sanitize(buf, n);
+		fwrite(buf, 1, n, f);
+		s += n;
+		len -= n;
+	}
+}
+
+static void print_raw_json(const struct client_resp *r)
+{
+	fwrite(r->body, 1, r->len, stdout);
+	if (r->len == 0 || r->body[r->len - 1] != '\n')
+		fputc('\n', stdout);
+}
+
+/* Parses a reply that may be large (action output): our own cap already bounds it. */
+static json_t *parse_reply(const struct client_resp *r)
+{
+	json_error_t e;
+	return json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &e);
+}
+
+/* ---------------------------------------------------------------- option parsing */
+
+/* Parses the options of a command that has only --help and positionals. Returns 0 with *first
+ * at the first positional, 1 for --help (printed), or an exit code > 1. */
+static int simple_opts(int argc, char **argv, const char *help, int want_args, int *first)
+{
+	static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int opt;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(help, stdout);
+			return 1;
+		}
+		fputs(help, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (argc - optind != want_args) {
+		fputs("cloister: wrong number of arguments\n", stderr);
+		fputs(help, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	*first = optind;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- events */
+
+static volatile sig_atomic_t follow_stop;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	follow_stop = 1;
+}
+
+struct follow_state {
+	bool json;
+	char *line;
+	size_t len;
+	bool bad, out_failed;
+};
+
+/* "2024-11-05T22:03:23.123456789Z" -> "2024-11-05T22:03:23Z", as /logs prints it. */
+static void seconds_only(const char *ts, char *out, size_t cap)
+{
+	const char *dot = strchr(ts, '.');
+	size_t n = strlen(ts);
+	if (dot && n > 0 && ts[n - 1] == 'Z') {
+		const char *p = dot + 1;
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (p == ts + n - 1 && p > dot + 1) {
+			snprintf(out, cap, "%.*sZ", (int)(dot - ts), ts);
+			return;
+		}
+	}
+	snprintf(out, cap, "%s", ts);
+}
+
+static int follow_line(struct follow_state *st, const char *line, size_t len)
+{
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return 0; /* a keep-alive */
+	json_error_t e;
+	json_t *ev = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
+	json_t *ts = json_object_get(ev, "received_at"), *msg = json_object_get(ev, "message");
+	if (!json_is_object(ev) || !json_is_string(ts) || !json_is_string(msg)) {
+		json_decref(ev);
+		st->bad = true;
+		return -1;
+	}
+	if (st->json) {
+		fwrite(line, 1, len, stdout);
+		fputc('\n', stdout);
+	} else {
+		char sec[UTIL_TIME_BUF + 8];
+		char tsbuf[UTIL_TIME_BUF + 8];
+		snprintf(tsbuf, sizeof(tsbuf), "%s", json_string_value(ts));
+		client_sanitize(tsbuf, strlen(tsbuf));
+		seconds_only(tsbuf, sec, sizeof(sec));
+		fputs(sec, stdout);
+		fputs(" \t ", stdout);
+		write_clean(stdout, json_string_value(msg), json_string_length(msg));
+		fputc('\n', stdout);
+	}
+	json_decref(ev);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		st->out_failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+static int follow_sink(const char *data, size_t len, void *ud)
+{
+	struct follow_state *st = ud;
+	while (len > 0) {
+		const char *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) : len;
+		if (st->len + take > CLI_STREAM_LINE_MAX_BYTES) {
+			st->bad = true;
+			return -1;
+		}
+		memcpy(st->line + st->len, data, take);
+		st->len += take;
+		data += take;
+		len -= take;
+		if (nl) {
+			data++;
+			len--;
+			int rc = follow_line(st, st->line, st->len);
+			st->len = 0;
+			if (rc < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static const char events_help[] =
+	"Usage: cloister agent [options] events [--after N] [--limit N] [--follow]\n"
+	"\n"
+	"Lists the agent's events, one \"RFC3339 \\t message\" line each (as GET /logs), or the\n"
+	"agent's JSON with --json. --after N starts after event number N, --limit N returns at most\n"
+	"N events. --follow keeps listening and prints each new event as it arrives, until\n"
+	"interrupted (Ctrl-C exits 0); with --json it prints one JSON object per line.\n";
+
+static int cmd_events(struct agent_cli *x, int argc, char **argv)
+{
+	static const struct option lo[] = {{"after", required_argument, NULL, 'a'},
+	                                   {"limit", required_argument, NULL, 'l'},
+	                                   {"follow", no_argument, NULL, 'f'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {0}};
+	uint64_t after = 0, limit = 0;
+	bool has_after = false, has_limit = false, follow = false;
+	int opt;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'a':
+			if (util_parse_u64(optarg, UINT64_MAX, &after) < 0)
+				return usage_error(events_help, "--after wants a number, not '%s'", optarg);
+			has_after = true;
+			break;
+		case 'l':
+			if (util_parse_u64(optarg, UINT64_MAX, &limit) < 0 || limit == 0)
+				return usage_error(events_help, "--limit wants a positive number, not '%s'",
+				                   optarg);
+			has_limit = true;
+			break;
+		case 'f':
+			follow = true;
+			break;
+		case 'h':
+			fputs(events_help, stdout);
+			return CLI_EXIT_OK;
+		default:
+			fputs(events_help, stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return usage_error(events_help, "unexpected argument '%s'", argv[optind]);
+	if (follow && has_limit)
+		return usage_error(events_help, "--limit cannot be combined with --follow");
+
+	/* Text comes from the agent's own /logs formatter, except in follow mode where each NDJSON
+	 * object is checked and formatted here as it arrives. */
+	char path[256];
+	size_t n = (size_t)snprintf(path, sizeof(path), "/api/v1/events");
+	char sep = '?';
+	if (has_after) {
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "%cafter=%llu", sep,
+		                      (unsigned long long)after);
+		sep = '&';
+	}
+	if (has_limit) {
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "%climit=%llu", sep,
+		                      (unsigned long long)limit);
+		sep = '&';
+	}
+	if (follow || !x->json)
+		snprintf(path + n, sizeof(path) - n, "%c%s", sep, follow ? "follow=1" : "format=text");
+
+	struct client_resp r;
+	if (!follow) {
+		struct client_req rq = {.method = "GET", .path = path};
+		int rc = send_req(x, &rq, &r);
+		if (rc >= 0)
+			return rc;
+		if (!is_2xx(&r)) {
+			rc = http_fail(&r);
+		} else {
+			if (x->json)
+				print_raw_json(&r);
+			else
+				write_clean(stdout, r.body, r.len);
+			rc = CLI_EXIT_OK;
+		}
+		client_resp_done(&r);
+		return rc;
+	}
+
+	struct follow_state st = {.json = x->json, .line = malloc(CLI_STREAM_LINE_MAX_BYTES)};
+	if (!st.line) {
+		fputs("cloister: out of memory\n", stderr);
+		return CLI_EXIT_FAIL;
+	}
+	follow_stop = 0;
+	struct sigaction sa = {.sa_handler = on_sigint}, old_int;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	struct client_req rq = {.method = "GET", .path = path, .sink = follow_sink, .sink_ud = &st,
+	                        .stop = &follow_stop};
+	int rc = send_req(x, &rq, &r);
+	sigaction(SIGINT, &old_int, NULL);
+	if (st.bad) {
+		fprintf(stderr, "cloister: %s: malformed event in the follow stream\n", x->url);
+		rc = CLI_EXIT_FAIL;
+	} else if (st.out_failed) {
+		perror("cloister: writing to stdout");
+		rc = CLI_EXIT_FAIL;
+	} else if (rc < 0) {
+		rc = is_2xx(&r) ? CLI_EXIT_OK : http_fail(&r);
+		client_resp_done(&r);
+	}
+	free(st.line);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- log */
+
+static const char log_help[] =
+	"Usage: cloister agent [options] log [--] MESSAGE\n"
+	"\n"
+	"Records MESSAGE in the agent's event log (POST /api/v1/new_event). Use -- before a\n"
+	"message that starts with '-'.\n";
+
+static int cmd_log(struct agent_cli *x, int argc, char **argv)
+{
+	int first, rc = simple_opts(argc, argv, log_help, 1, &first);
+	if (rc)
+		return rc == 1 ? CLI_EXIT_OK : rc;
+	_cleanup_free_ char *msg = client_escape(argv[first], strlen(argv[first]));
+	_cleanup_free_ char *path = NULL;
+	if (!msg || asprintf(&path, "/api/v1/new_event?message=%s", msg) < 0) {
+		fputs("cloister: out of memory\n", stderr);
+		return CLI_EXIT_FAIL;
+	}
+	struct client_req rq = {.method = "POST", .path = path};
+	struct client_resp r;
+	rc = send_req(x, &rq, &r);
+	if (rc >= 0)
+		return rc;
+	rc = is_2xx(&r) ? CLI_EXIT_OK : http_fail(&r);
+	client_resp_done(&r);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- action */
+
+static const char action_help[] =
+	"Usage: cloister agent [options] action NAME\n"
+	"\n"
+	"Runs the action NAME configured on the agent (POST /api/v1/actions/NAME), prints its\n"
+	"stdout on stdout and its stderr on stderr, and exits with its exit code (1 when the\n"
+	"agent refuses, or the action was killed or timed out). --json prints the agent's reply.\n";
+
+static void print_json_bytes(FILE *f, json_t *s)
+{
+	if (json_is_string(s))
+		fwrite(json_string_value(s), 1, json_string_length(s), f);
+}
+
+static int cmd_action(struct agent_cli *x, int argc, char **argv)
+{
+	int first, rc = simple_opts(argc, argv, action_help, 1, &first);
+	if (rc)
+		return rc == 1 ? CLI_EXIT_OK : rc;
+	_cleanup_free_ char *name = client_escape(argv[first], strlen(argv[first]));
+	_cleanup_free_ char *path = NULL;
+	if (!name || asprintf(&path, "/api/v1/actions/%s", name) < 0) {
+		fputs("cloister: out of memory\n", stderr);
+		return CLI_EXIT_FAIL;
+	}
+	struct client_req rq = {.method = "POST", .path = path};
+	struct client_resp r;
+	rc = send_req(x, &rq, &r);
+	if (rc >= 0)
+		return rc;
+	json_t *doc = parse_reply(&r);
+	json_t *code = json_object_get(doc, "exit_code");
+	if (x->json) {
+		print_raw_json(&r);
+	} else {
+		print_json_bytes(stdout, json_object_get(doc, "stdout"));
+		fflush(stdout);
+		print_json_bytes(stderr, json_object_get(doc, "stderr"));
+		if (json_is_true(json_object_get(doc, "stdout_truncated")))
+			fputs("cloister: the agent truncated the action's stdout\n", stderr);
+		if (json_is_true(json_object_get(doc, "stderr_truncated")))
+			fputs("cloister: the agent truncated the action's stderr\n", stderr);
+	}
+	if (is_2xx(&r)) {
+		/* flashbots system-api replies with a message only: success is the status. */
+		rc = CLI_EXIT_OK;
+		if (json_is_integer(code) && json_integer_value(code) != 0)
+			rc = CLI_EXIT_FAIL;
+	} else {
+		http_fail(&r);
+		rc = CLI_EXIT_FAIL;
+		if (json_is_integer(code) && json_integer_value(code) > 0)
+			rc = json_integer_value(code) > 255 ? 255 : (int)json_integer_value(code);
+	}
+	json_decref(doc);
+	client_resp_done(&r);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- upload */
+
+struct upload_src {
+	int fd;
+	uint64_t size, sent;
+	EVP_MD_CTX *md;
+	int err; /* errno of a failed read; EIO when the file shrank */
+};
+
+static size_t upload_read(char *buf, size_t cap, void *ud)
+{
+	struct upload_src *u = ud;
+	if (u->sent == u->size)
+		return 0;
+	size_t want = cap;
+	if (want > u->size - u->sent)
+		want = (size_t)(u->size - u->sent);
+	ssize_t n;
+	do
+		n = read(u->fd, buf, want);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		u->err = n < 0 ? errno : EIO;
+		return (size_t)-1;
+	}
+	if (EVP_DigestUpdate(u->md, buf, (size_t)n) != 1) {
+		u->err = ENOMEM;
+		return (size_t)-1;
+	}
+	u->sent += (uint64_t)n;
+	return (size_t)n;
+}
+
+static const char upload_help[] =
+	"Usage: cloister agent [options] upload NAME FILE\n"
+	"\n"
+	"Streams FILE (a regular file) to the upload NAME configured on the agent\n"
+	"(POST /api/v1/file-upload/NAME), prints the size and SHA-256 stored, and checks that\n"
+	"SHA-256 against the one computed here over the bytes sent: a mismatch exits 1.\n";
+
+static int verify_upload(struct agent_cli *x, const struct client_resp *r, const char *file,
+                         const char *local_hex, uint64_t size)
+{
+	json_t *doc = parse_reply(r);
+	json_t *sha = json_object_get(doc, "sha256"), *sz = json_object_get(doc, "size_bytes");
+	json_t *dest = json_object_get(doc, "file");
+	int rc = CLI_EXIT_OK;
+	if (!json_is_string(sha)) {
+		fprintf(stderr,
+		        "cloister: warning: the agent did not return a SHA-256 (not a cloister-agent?); "
+		        "%s was uploaded but is not verified\n",
+		        file);
+	} else {
+		char remote[65] = "";
+		size_t rl = json_string_length(sha);
+		const char *rs = json_string_value(sha);
+		for (size_t i = 0; i < rl && i < 64; i++)
+			remote[i] = (char)tolower((unsigned char)rs[i]);
+		remote[rl < 64 ? rl : 64] = '\0';
+		if (rl != 64 || strcmp(remote, local_hex) != 0) {
+			client_sanitize(remote, strlen(remote));
+			fprintf(stderr,
+			        "cloister: SHA-256 MISMATCH: %s was sent with SHA-256 %s but the agent "
+			        "stored SHA-256 %s\n",
+			        file, local_hex, rl == 64 ? remote : "(malformed)");
+			rc = CLI_EXIT_FAIL;
+		}
+	}
+	uint64_t rsize = 0;
+	bool size_ok = true;
+	if (json_is_string(sz))
+		size_ok = util_parse_u64(json_string_value(sz), UINT64_MAX, &rsize) == 0 && rsize == size;
+	else if (json_is_integer(sz))
+		size_ok = json_integer_value(sz) >= 0 && (uint64_t)json_integer_value(sz) == size;
+	if (!size_ok) {
+		fprintf(stderr, "cloister: SIZE MISMATCH: %s has %llu bytes but the agent stored another size\n",
+		        file, (unsigned long long)size);
+		rc = CLI_EXIT_FAIL;
+	}
+	if (x->json) {
+		print_raw_json(r);
+	} else if (rc == CLI_EXIT_OK) {
+		if (json_is_string(dest)) {
+			fputs("file ", stdout);
+			write_clean(stdout, json_string_value(dest), json_string_length(dest));
+			fputc('\n', stdout);
+		}
+		printf("size %llu\nsha256 %s%s\n", (unsigned long long)size, local_hex,
+		       json_is_string(sha) ? " (verified)" : "");
+	}
+	json_decref(doc);
+	return rc;
+}
+
+static int cmd_upload(struct agent_cli *x, int argc, char **argv)
+{
+	int first, rc = simple_opts(argc, argv, upload_help, 2, &first);
+	if (rc)
+		return rc == 1 ? CLI_EXIT_OK : rc;
+	const char *file = argv[first + 1];
+	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "cloister: %s: %s\n", file, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "cloister: %s: not a regular file\n", file);
+		return CLI_EXIT_FAIL;
+	}
+	_cleanup_free_ char *name = client_escape(argv[first], strlen(argv[first]));
+	_cleanup_free_ char *path = NULL;
+	struct upload_src u = {.fd = fd, .size = (uint64_t)st.st_size, .md = EVP_MD_CTX_new()};
+	if (!name || !u.md || asprintf(&path, "/api/v1/file-upload/%s", name) < 0 ||
+	    EVP_DigestInit_ex(u.md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(u.md);
+		fputs("cloister: out of memory\n", stderr);
+		return CLI_EXIT_FAIL;
+	}
+	struct client_req rq = {.method = "POST", .path = path, .read = upload_read,
+	                        .read_len = u.size, .read_ud = &u};
+	struct client_resp r;
+	rc = send_req(x, &rq, &r);
+	if (rc >= 0) {
+		if (u.err)
+			fprintf(stderr, "cloister: %s: %s\n", file,
+			        u.err == EIO ? "the file shrank while it was sent" : strerror(u.err));
+		EVP_MD_CTX_free(u.md);
+		return rc;
+	}
+	if (!is_2xx(&r)) {
+		rc = http_fail(&r);
+	} else if (u.sent != u.size) {
+		fprintf(stderr, "cloister: %s: the agent replied before the whole file was sent\n", x->url);
+		rc = CLI_EXIT_FAIL;
+	} else {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned mdlen = 0;
+		char hex[65];
+		EVP_DigestFinal_ex(u.md, md, &mdlen);
+		util_hex(hex, md, 32);
+		rc = verify_upload(x, &r, file, hex, u.size);
+	}
+	EVP_MD_CTX_free(u.md);
+	client_resp_done(&r);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- set-password */
+
+static const char set_password_help[] =
+	"Usage: cloister agent [options] set-password [--password-file FILE]\n"
+	"\n"
+	"Sets the agent's Basic auth password (POST /api/v1/set-basic-auth). The new password is\n"
+	"the content of FILE or of stdin (asked twice, without echo, on a terminal); one trailing\n"
+	"newline is ignored. It is never taken from the command line. The current password, when\n"
+	"one is set, comes from the global --password-file.\n";
+
+static int cmd_set_password(struct agent_cli *x, int argc, char **argv)
+{
+	static const struct option lo[] = {{"password-file", required_argument, NULL, 'p'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {0}};
+	const char *file = NULL;
+	int opt;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			file = optarg;
+			break;
+		case 'h':
+			fputs(set_password_help, stdout);
+			return CLI_EXIT_OK;
+		default:
+			fputs(set_password_help, stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return usage_error(set_password_help,
+		                   "unexpected argument '%s' (the password is never an argument)",
+		                   argv[optind]);
+	char *pw = NULL;
+	size_t len = 0;
+	int rc = read_new_password(file, &pw, &len);
+	if (rc)
+		return rc;
+	struct client_req rq = {.method = "POST", .path = "/api/v1/set-basic-auth", .body = pw,
+	                        .body_len = len, .content_type = "text/plain"};
+	struct client_resp r;
+	rc = send_req(x, &rq, &r);
+	wipe_free(pw, len);
+	if (rc >= 0)
+		return rc;
+	if (!is_2xx(&r)) {
+		rc = http_fail(&r);
+	} else if (x->json) {
+		print_raw_json(&r);
+		rc = CLI_EXIT_OK;
+	} else {
+		char msg[CLI_ERROR_MESSAGE_MAX_BYTES];
+		client_error_message(&r, msg, sizeof(msg));
+		puts(msg);
+		rc = CLI_EXIT_OK;
+	}
+	client_resp_done(&r);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- health */
+
+static const char health_help[] =
+	"Usage: cloister agent [options] health\n"
+	"\n"
+	"Asks the agent whether it is alive (GET /livez) and ready (GET /readyz); exits 0 only\n"
+	"when both answer 200.\n";
+
+static void health_line(const char *what, const struct client_resp *r, json_t *doc)
+{
+	json_t *status = json_object_get(doc, "status");
+	char s[64];
+	if (json_is_string(status))
+		snprintf(s, sizeof(s), "%s", json_string_value(status));
+	else if (is_2xx(r))
+		snprintf(s, sizeof(s), "ok");
+	else
+		client_error_message(r, s, sizeof(s));
+	client_sanitize(s, strlen(s));
+	printf("%s: %s", what, s);
+	if (!is_2xx(r))
+		printf(" (HTTP %ld)", r->status);
+	json_t *ver = json_object_get(doc, "version");
+	if (json_is_string(ver)) {
+		char v[64];
+		snprintf(v, sizeof(v), "%s", json_string_value(ver));
+		client_sanitize(v, strlen(v));
+		printf(", version %s", v);
+	}
+	if (json_is_boolean(json_object_get(doc, "auth")))
+		printf(", auth %s", json_is_true(json_object_get(doc, "auth")) ? "on" : "off");
+	if (json_is_boolean(json_object_get(doc, "tls")))
+		printf(", tls %s", json_is_true(json_object_get(doc, "tls")) ? "on" : "off");
+	if (json_is_integer(json_object_get(doc, "last_event_seq")))
+		printf(", last event %lld",
+		       (long long)json_integer_value(json_object_get(doc, "last_event_seq")));
+	putchar('\n');
+}
+
+static int cmd_health(struct agent_cli *x, int argc, char **argv)
+{
+	int first, rc = simple_opts(argc, argv, health_help, 0, &first);
+	if (rc)
+		return rc == 1 ? CLI_EXIT_OK : rc;
+	static const char *const paths[2] = {"/livez", "/readyz"};
+	json_t *all = json_object();
+	bool healthy = true;
+	for (int i = 0; i < 2; i++) {
+		struct client_req rq = {.method = "GET", .path = paths[i]};
+		struct client_resp r;
+		rc = send_req(x, &rq, &r);
+		if (rc >= 0) {
+			json_decref(all);
+			return rc;
+		}
+		if (r.status == 401 || r.status == 403) {
+			rc = http_fail(&r);
+			client_resp_done(&r);
+			json_decref(all);
+			return rc;
+		}
+		healthy = healthy && r.status == 200;
+		json_t *doc = parse_reply(&r);
+		if (x->json) {
+			json_t *v = doc ? json_incref(doc) : json_string_lossy(r.body, r.len);
+			json_object_set_new(all, paths[i] + 1, v);
+		} else {
+			health_line(paths[i] + 1, &r, doc);
+		}
+		json_decref(doc);
+		client_resp_done(&r);
+	}
+	if (x->json) {
+		char *s = json_dumps(all, JSON_COMPACT);
+		if (s)
+			puts(s);
+		free(s);
+	}
+	json_decref(all);
+	return healthy ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+/* ---------------------------------------------------------------- entry */
+
+struct agent_command {
+	const char *name;
+	int (*run)(struct agent_cli *x, int argc, char **argv);
+};
+
+static const struct agent_command agent_commands[] = {
+	{"events", cmd_events},         {"log", cmd_log},       {"action", cmd_action},
+	{"upload", cmd_upload},         {"set-password", cmd_set_password},
+	{"health", cmd_health},
+};
+
+int cmd_agent(int argc, char **argv)
+{
+	enum { OPT_URL = 1, OPT_USER, OPT_PWFILE, OPT_CACERT, OPT_CERT, OPT_KEY, OPT_TIMEOUT, OPT_JSON };
+	static const struct option lo[] = {
+		{"url", required_argument, NULL, OPT_URL},
+		{"user", required_argument, NULL, OPT_USER},
+		{"password-file", required_argument, NULL, OPT_PWFILE},
+		{"cacert", required_argument, NULL, OPT_CACERT},
+		{"cert", required_argument, NULL, OPT_CERT},
+		{"key", required_argument, NULL, OPT_KEY},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct client_opts co = {.user = "admin", .timeout_s = CLI_TIMEOUT_DEFAULT_S};
+	const char *url = getenv("CLOISTER_AGENT_URL");
+	const char *pwfile = getenv("CLOISTER_AGENT_PASSWORD_FILE");
+	bool json = false;
+	uint64_t v;
+	int opt;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (opt) {
+		case OPT_URL: url = optarg; break;
+		case OPT_USER: co.user = optarg; break;
+		case OPT_PWFILE: pwfile = optarg; break;
+		case OPT_CACERT: co.cacert = optarg; break;
+		case OPT_CERT: co.cert = optarg; break;
+		case OPT_KEY: co.key = optarg; break;
+		case OPT_TIMEOUT:
+			if (util_parse_u64(optarg, CLI_TIMEOUT_MAX_S, &v) < 0)
+				return usage_error(agent_usage_text,
+				                   "--timeout wants seconds (0 to 86400), not '%s'", optarg);
+			co.timeout_s = (long)v;
+			break;
+		case OPT_JSON: json = true; break;
+		case 'h':
+			fputs(agent_usage_text, stdout);
+			return CLI_EXIT_OK;
+		default:
+			fputs(agent_usage_text, stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return usage_error(agent_usage_text, "missing command");
+	const char *name = argv[optind];
+	const struct agent_command *cmd = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(agent_commands); i++)
+		if (strcmp(agent_commands[i].name, name) == 0)
+			cmd = &agent_commands[i];
+	if (!cmd)
+		return usage_error(agent_usage_text, "unknown agent command '%s'", name);
+	if (!url || !url[0])
+		url = AGENT_URL_DEFAULT;
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return usage_error(agent_usage_text, "--url must start with http:// or https://, not '%s'",
+		                   url);
+	if (!co.cert != !co.key)
+		return usage_error(agent_usage_text, "--cert and --key go together");
+
+	/* `--help` of a command must work without a readable password file. */
+	bool help = false;
+	for (int i = optind + 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		help = help || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+
+	char *pw = NULL;
+	size_t pwlen = 0;
+	if (pwfile && pwfile[0] && !help) {
+		int rc = read_password_file(pwfile, &pw, &pwlen);
+		if (rc)
+			return rc;
+	}
+	co.url = url;
+	co.password = pw;
+	struct agent_cli x = {.url = url, .json = json, .c = client_new(&co)};
+	int rc;
+	if (!x.c) {
+		fputs("cloister: cannot start the HTTP client\n", stderr);
+		rc = CLI_EXIT_FAIL;
+	} else {
+		rc = cmd->run(&x, argc - optind, argv + optind);
+	}
+	client_free(x.c);
+	wipe_free(pw, pwlen);
+	return rc;
+}
