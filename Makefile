@@ -41,7 +41,7 @@ build-fuzz/build.ninja:
 	  -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false
 
 fuzz: deps build-fuzz/build.ninja
-	ninja -C build-fuzz
+	ninja -C build-fuzz fuzzers
 	./scripts/run-fuzzers build-fuzz $(FUZZ_SECONDS)
 
 bench: deps all

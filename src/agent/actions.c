@@ -11,6 +11,7 @@
  */
 #include "agent/agent.h"
 #include "agent/limits.h"
+#include "agent/metrics.h"
 #include "json.h"
 #include "proc.h"
 
@@ -70,6 +71,7 @@ void actions_handle(struct http_req *req)
 		return;
 	}
 	if (!take_slot(a)) {
+		metrics_action(a, act->name, "busy");
 		http_reply_header(req, "Retry-After", "1");
 		http_reply_error(req, 429, "Too many actions running; retry later");
 		return;
@@ -86,6 +88,7 @@ void actions_handle(struct http_req *req)
 	int rc = proc_run(&o, &r);
 	give_slot(a);
 	if (rc < 0) {
+		metrics_action(a, act->name, "error");
 		agent_event(a, "[system-api] error executing action: %s - error: %s", act->name,
 		            strerror(-rc));
 		char msg[256];
@@ -97,6 +100,7 @@ void actions_handle(struct http_req *req)
 	}
 	json_t *body = result_json(act, &r);
 	if (r.exit_code == 0 && !r.timed_out) {
+		metrics_action(a, act->name, "success");
 		agent_event(a, "[system-api] executing action success: %s = %s", act->name, act->command);
 		json_object_set_new(body, "message", json_string("Action executed successfully"));
 		http_reply_json(req, 200, body);
@@ -110,6 +114,7 @@ void actions_handle(struct http_req *req)
 			snprintf(why, sizeof(why), "exit status %d", r.exit_code);
 		size_t elen = r.err_len < AGENT_ACTION_EVENT_STDERR_BYTES ? r.err_len
 		                                                          : AGENT_ACTION_EVENT_STDERR_BYTES;
+		metrics_action(a, act->name, r.timed_out ? "timeout" : "failure");
 		agent_event(a, "[system-api] error executing action: %s - error: %s (stderr: %.*s)",
 		            act->name, why, (int)elen, r.err ? r.err : "");
 		char msg[256];

@@ -19,6 +19,8 @@
 #include "http/server.h"
 
 struct auth;
+struct memo;
+struct metrics;
 
 struct agent {
 	struct settings *cfg;
@@ -26,6 +28,8 @@ struct agent {
 	struct pipe_reader *pipe;
 	struct auth *auth;
 	struct http_server *http;
+	struct memo *memo;         /* status command results (TTL + single flight) */
+	struct metrics *metrics;
 	bool ready;
 
 	pthread_mutex_t lock;     /* guards the counters below */

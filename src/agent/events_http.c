@@ -15,6 +15,7 @@
  */
 #include "agent/agent.h"
 #include "agent/limits.h"
+#include "agent/metrics.h"
 #include "json.h"
 #include "util.h"
 
@@ -37,8 +38,10 @@ int agent_event(struct agent *a, const char *fmt, ...)
 	char clean[AGENT_EVENT_MAX_BYTES_CEILING * 3 + 4];
 	size_t cl = events_sanitize(raw, len, clean, sizeof(clean), max);
 	int rc = events_append(a->events, clean, cl, NULL);
-	if (rc == 0)
+	if (rc == 0) {
+		metrics_event(a, "internal");
 		rc = events_sync(a->events);
+	}
 	return rc;
 }
 
@@ -105,8 +108,10 @@ void events_http_new(struct http_req *req)
 		return;
 	}
 	rc = events_append(a->events, msg, len, NULL);
-	if (rc == 0)
+	if (rc == 0) {
+		metrics_event(a, "http");
 		rc = events_sync(a->events);
+	}
 	if (rc < 0) {
 		http_reply_error(req, 500, "cannot record the event");
 		return;

@@ -37,6 +37,22 @@
 #define AGENT_AUTH_TRACKED_ADDRS 1024    /* addresses remembered for backoff */
 #define AGENT_AUTH_CACHE_TTL_S 300       /* a verified password skips argon2id for this long */
 
+/* System status (sek8s) */
+#define AGENT_STATUS_TIMEOUT_DEFAULT_MS 10000      /* sek8s COMMAND_TIMEOUT_SECONDS */
+#define AGENT_STATUS_TIMEOUT_CEILING_MS 60000
+#define AGENT_STATUS_OUTPUT_DEFAULT_BYTES 16384    /* sek8s MAX_OUTPUT_BYTES */
+#define AGENT_STATUS_OUTPUT_MIN_BYTES 1024
+#define AGENT_STATUS_OUTPUT_CEILING_BYTES 1000000
+#define AGENT_GPU_XML_MAX_BYTES (8u << 20)         /* nvidia-smi -q -x of a large host */
+#define AGENT_LOG_LINES_DEFAULT 200
+#define AGENT_LOG_LINES_MAX_DEFAULT 1000           /* sek8s LOG_TAIL_MAX */
+#define AGENT_LOG_LINES_CEILING 10000
+#define AGENT_LOG_WINDOW_MAX_MINUTES 1440
+#define AGENT_CACHE_TTL_DEFAULT_MS 2000            /* identical status calls within this share a run */
+#define AGENT_CACHE_TTL_CEILING_MS 600000
+#define AGENT_SERVICES_MAX 64
+#define AGENT_CACHE_ENTRIES 256
+
 /* HTTP */
 #define AGENT_CONN_LIMIT_DEFAULT 256
 #define AGENT_CONN_LIMIT_CEILING 4096

@@ -12,9 +12,11 @@
 #include "agent/agent.h"
 #include "agent/auth.h"
 #include "agent/limits.h"
+#include "agent/metrics.h"
 #include "agent/pipe.h"
 #include "agent/tls.h"
 #include "log.h"
+#include "memo.h"
 #include "secret.h"
 #include "version.h"
 #include "x509.h"
@@ -40,7 +42,8 @@ static void usage(FILE *f)
 static void on_pipe_line(void *ud, const char *msg, size_t len)
 {
 	struct agent *a = ud;
-	events_append(a->events, msg, len, NULL);
+	if (events_append(a->events, msg, len, NULL) == 0)
+		metrics_event(a, "pipe");
 }
 
 static void on_pipe_batch(void *ud)
@@ -192,6 +195,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	a.memo = memo_new(AGENT_CACHE_ENTRIES);
+	if (!a.memo || metrics_init(&a) < 0) {
+		log_kv(CLOG_ERROR, "out of memory", NULL);
+		goto out;
+	}
+
 	size_t nroutes;
 	const struct http_route *routes = routes_table(&a, &nroutes);
 	struct http_tls_opts tls = {
@@ -216,6 +225,7 @@ int main(int argc, char **argv)
 		.threads = (unsigned)cfg->http_threads,
 		.gate = auth_gate,
 		.not_found = routes_not_found,
+		.on_complete = metrics_http,
 		.log = http_log,
 	};
 	a.http = http_server_start(&ho, err, sizeof(err));
@@ -250,6 +260,8 @@ out:
 		events_sync(a.events);
 	events_free(a.events);
 	auth_free(a.auth);
+	memo_free(a.memo);
+	metrics_free(&a);
 	x509_free_secret_pem(key);
 	free(cert);
 	pthread_mutex_destroy(&a.lock);

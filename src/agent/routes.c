@@ -6,6 +6,8 @@
 #include "agent/agent.h"
 #include "agent/auth.h"
 #include "agent/limits.h"
+#include "agent/metrics.h"
+#include "agent/status.h"
 #include "version.h"
 
 #include <string.h>
@@ -49,6 +51,14 @@ const struct http_route *routes_table(struct agent *a, size_t *n)
 		{GP, "/api/v1/actions/{name}", actions_handle, .flags = HTTP_ROUTE_BLOCKING},
 		{HTTP_POST, "/api/v1/file-upload/{name}", uploads_finish, HTTP_BODY_STREAM, 0,
 		 .body_begin = uploads_begin, .body_chunk = uploads_chunk, .cleanup = uploads_cleanup},
+		{HTTP_GET, "/health", status_health},
+		{HTTP_GET, "/services", status_services},
+		{HTTP_GET, "/services/{id}/status", status_service_status, .flags = HTTP_ROUTE_BLOCKING},
+		{HTTP_GET, "/services/{id}/logs", status_service_logs, .flags = HTTP_ROUTE_BLOCKING},
+		{HTTP_GET, "/gpu/nvidia-smi", status_nvidia_smi, .flags = HTTP_ROUTE_BLOCKING},
+		{HTTP_GET, "/gpu", status_gpu, .flags = HTTP_ROUTE_BLOCKING},
+		{HTTP_GET, "/overview", status_overview, .flags = HTTP_ROUTE_BLOCKING},
+		{HTTP_GET, "/metrics", metrics_handle, .flags = HTTP_ROUTE_BLOCKING},
 		{HTTP_POST, "/api/v1/set-basic-auth", auth_handle_set, HTTP_BODY_BUFFER,
 		 AGENT_PASSWORD_MAX_BYTES, .flags = HTTP_ROUTE_BLOCKING},
 	};

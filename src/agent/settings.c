@@ -22,6 +22,7 @@
 
 #define G "general"
 #define C "cloister"
+#define S "status"
 
 static const struct config_key keys[] = {
 	{G, "listen_addr", CONFIG_STRING, 0, 0},
@@ -56,6 +57,15 @@ static const struct config_key keys[] = {
 	{C, "max_connections_per_ip", CONFIG_INT, 1, AGENT_CONN_LIMIT_CEILING},
 	{C, "connection_timeout_s", CONFIG_INT, 1, 3600},
 	{C, "http_threads", CONFIG_INT, 1, AGENT_HTTP_THREADS_CEILING},
+	{S, "systemctl_path", CONFIG_STRING, 0, 0},
+	{S, "journalctl_path", CONFIG_STRING, 0, 0},
+	{S, "nvidia_smi_path", CONFIG_STRING, 0, 0},
+	{S, "journal_directory", CONFIG_STRING, 0, 0},
+	{S, "gpu", CONFIG_BOOL, 0, 0},
+	{S, "command_timeout_ms", CONFIG_INT, 10, AGENT_STATUS_TIMEOUT_CEILING_MS},
+	{S, "max_output_bytes", CONFIG_INT, AGENT_STATUS_OUTPUT_MIN_BYTES, AGENT_STATUS_OUTPUT_CEILING_BYTES},
+	{S, "log_lines_max", CONFIG_INT, 100, AGENT_LOG_LINES_CEILING},
+	{S, "cache_ttl_ms", CONFIG_INT, 0, AGENT_CACHE_TTL_CEILING_MS},
 	{"actions", NULL, CONFIG_STRING, 0, 0},
 	{"file_uploads", NULL, CONFIG_STRING, 0, 0},
 };
@@ -114,6 +124,11 @@ static void set_defaults(struct settings *s)
 	s->max_connections_per_ip = AGENT_PER_IP_LIMIT_DEFAULT;
 	s->connection_timeout_s = AGENT_CONN_TIMEOUT_DEFAULT_S;
 	s->http_threads = AGENT_HTTP_THREADS_DEFAULT;
+	s->gpu = true;
+	s->command_timeout_ms = AGENT_STATUS_TIMEOUT_DEFAULT_MS;
+	s->max_output_bytes = AGENT_STATUS_OUTPUT_DEFAULT_BYTES;
+	s->log_lines_max = AGENT_LOG_LINES_MAX_DEFAULT;
+	s->cache_ttl_ms = AGENT_CACHE_TTL_DEFAULT_MS;
 }
 
 /* Copies one [general]/[cloister] entry into s. Returns 0, 1 when unknown (cannot happen after
@@ -157,6 +172,15 @@ static int apply_scalar(struct settings *s, const struct config_entry *e)
 		{C, "max_connections_per_ip", NULL, NULL, &s->max_connections_per_ip},
 		{C, "connection_timeout_s", NULL, NULL, &s->connection_timeout_s},
 		{C, "http_threads", NULL, NULL, &s->http_threads},
+		{S, "systemctl_path", &s->systemctl_path, NULL, NULL},
+		{S, "journalctl_path", &s->journalctl_path, NULL, NULL},
+		{S, "nvidia_smi_path", &s->nvidia_smi_path, NULL, NULL},
+		{S, "journal_directory", &s->journal_directory, NULL, NULL},
+		{S, "gpu", NULL, &s->gpu, NULL},
+		{S, "command_timeout_ms", NULL, NULL, &s->command_timeout_ms},
+		{S, "max_output_bytes", NULL, NULL, &s->max_output_bytes},
+		{S, "log_lines_max", NULL, NULL, &s->log_lines_max},
+		{S, "cache_ttl_ms", NULL, NULL, &s->cache_ttl_ms},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
 		if (strcmp(map[i].table, e->table) != 0 || strcmp(map[i].key, e->key) != 0)
@@ -288,6 +312,105 @@ static int add_upload(struct settings *s, const struct config_entry *e, const ch
 	return 0;
 }
 
+static struct settings_service *service_slot(struct settings *s, const char *id)
+{
+	for (size_t i = 0; i < s->n_services; i++)
+		if (strcmp(s->services[i].id, id) == 0)
+			return &s->services[i];
+	if (s->n_services >= AGENT_SERVICES_MAX)
+		return NULL;
+	struct settings_service *n = realloc(s->services, (s->n_services + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	s->services = n;
+	struct settings_service *sv = &s->services[s->n_services];
+	*sv = (struct settings_service){.id = strdup(id)};
+	if (!sv->id)
+		return NULL;
+	s->n_services++;
+	return sv;
+}
+
+static int add_service_key(struct settings *s, const struct config_entry *e, const char *file,
+                           char *err, size_t errlen)
+{
+	const char *id = e->table + 9;
+	if (!name_ok(id) || strchr(id, '.')) {
+		fail(err, errlen, file, e->line, "service id '%s' must be 1-64 of [A-Za-z0-9_-]", id);
+		return -EINVAL;
+	}
+	struct settings_service *sv = service_slot(s, id);
+	if (!sv) {
+		fail(err, errlen, file, e->line, "more than %d services", AGENT_SERVICES_MAX);
+		return -E2BIG;
+	}
+	if (strcmp(e->key, "masked_ok") == 0) {
+		sv->masked_ok = e->boolean;
+		return 0;
+	}
+	char **dst = strcmp(e->key, "unit") == 0          ? &sv->unit
+	             : strcmp(e->key, "description") == 0 ? &sv->description
+	                                                  : &sv->log_identifier;
+	/* Units and identifiers reach journalctl/systemctl as one argv word after "--unit=" etc.;
+	 * still refuse anything that could read as an option or carry control characters. */
+	if (dst != &sv->description) {
+		const char *v = e->str;
+		bool ok = v[0] && v[0] != '-' && strlen(v) <= 256;
+		for (const char *p = v; ok && *p; p++)
+			if ((unsigned char)*p < 0x21 || *p == 0x7f)
+				ok = false;
+		if (!ok) {
+			fail(err, errlen, file, e->line, "'%s' must be a unit name without spaces", e->key);
+			return -EINVAL;
+		}
+	}
+	return set_str(dst, e->str);
+}
+
+/* Every configured service needs a unit; without any [services.*] the sek8s allowlist. */
+static int check_services(struct settings *s, const char *file, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < s->n_services; i++) {
+		if (!s->services[i].unit) {
+			fail(err, errlen, file, 0, "[services.%s] needs a unit", s->services[i].id);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int default_services(struct settings *s)
+{
+	static const struct {
+		const char *id, *desc;
+		bool masked_ok;
+	} d[] = {
+		{"admission-controller", "Admission controller", false},
+		{"attestation-service", "Attestation service", false},
+		{"k3s", "K3s server", false},
+		{"nvidia-persistenced", "NVIDIA persistence daemon", false},
+		{"nvidia-fabricmanager", "NVIDIA fabric manager", true},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(d); i++) {
+		struct settings_service *sv = service_slot(s, d[i].id);
+		if (!sv)
+			return -ENOMEM;
+		size_t n = strlen(d[i].id) + sizeof(".service");
+		sv->unit = malloc(n);
+		sv->description = strdup(d[i].desc);
+		if (!sv->unit || !sv->description)
+			return -ENOMEM;
+		snprintf(sv->unit, n, "%s.service", d[i].id);
+		sv->masked_ok = d[i].masked_ok;
+	}
+	return 0;
+}
+
+static bool abs_path_ok(const char *p)
+{
+	return p[0] == '/';
+}
+
 static int fill_defaults_str(struct settings *s)
 {
 	struct {
@@ -303,6 +426,10 @@ static int fill_defaults_str(struct settings *s)
 		{&s->events_file, "events.log"},
 		{&s->tls_client_ca_path, ""},
 		{&s->tls_client_crl_path, ""},
+		{&s->systemctl_path, "/usr/bin/systemctl"},
+		{&s->journalctl_path, "/usr/bin/journalctl"},
+		{&s->nvidia_smi_path, "/usr/bin/nvidia-smi"},
+		{&s->journal_directory, ""},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(d); i++)
 		if (!*d[i].p && set_str(d[i].p, d[i].v) < 0)
@@ -331,7 +458,25 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 				fail(err, errlen, path, ce.line, "%s", ce.msg);
 			goto fail;
 		}
-		if (config_check(&doc, keys, ARRAY_SIZE(keys), &ce) < 0) {
+		/* [services.<id>] tables have fixed keys under a name the operator picks: add their
+		 * rows to the key table for this document. */
+		size_t nk = ARRAY_SIZE(keys);
+		struct config_key *dyn = calloc(nk + 4 * (doc.n_tables + 1), sizeof(*dyn));
+		if (!dyn)
+			goto nomem;
+		memcpy(dyn, keys, sizeof(keys));
+		for (size_t t = 0; t < doc.n_tables; t++) {
+			const char *tn = doc.tables[t].name;
+			if (strncmp(tn, "services.", 9) != 0)
+				continue;
+			dyn[nk++] = (struct config_key){tn, "unit", CONFIG_STRING, 0, 0};
+			dyn[nk++] = (struct config_key){tn, "description", CONFIG_STRING, 0, 0};
+			dyn[nk++] = (struct config_key){tn, "log_identifier", CONFIG_STRING, 0, 0};
+			dyn[nk++] = (struct config_key){tn, "masked_ok", CONFIG_BOOL, 0, 0};
+		}
+		rc = config_check(&doc, dyn, nk, &ce);
+		free(dyn);
+		if (rc < 0) {
 			fail(err, errlen, path, ce.line, "%s", ce.msg);
 			goto fail;
 		}
@@ -342,6 +487,8 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 				rc2 = add_action(s, e, path, err, errlen);
 			else if (strcmp(e->table, "file_uploads") == 0)
 				rc2 = add_upload(s, e, path, err, errlen);
+			else if (strncmp(e->table, "services.", 9) == 0)
+				rc2 = add_service_key(s, e, path, err, errlen);
 			else if (strcmp(e->table, G) == 0 && strcmp(e->key, "tls_cert_hosts") == 0) {
 				s->tls_cert_hosts = calloc(e->arr_len + 1, sizeof(char *));
 				rc2 = s->tls_cert_hosts ? 0 : -ENOMEM;
@@ -359,6 +506,8 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 				goto fail;
 			}
 		}
+		if (check_services(s, path, err, errlen) < 0)
+			goto fail;
 		/* system-api: log_max_entries = 0 means the default. */
 		if (s->log_max_entries == 0)
 			s->log_max_entries = AGENT_EVENTS_MAX_ENTRIES_DEFAULT;
@@ -369,6 +518,16 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 		goto nomem;
 	if (fill_defaults_str(s) < 0)
 		goto nomem;
+	if (s->n_services == 0 && default_services(s) < 0)
+		goto nomem;
+	if (!abs_path_ok(s->systemctl_path) || !abs_path_ok(s->journalctl_path) ||
+	    !abs_path_ok(s->nvidia_smi_path) ||
+	    (s->journal_directory[0] && !abs_path_ok(s->journal_directory))) {
+		fail(err, errlen, path ? path : "settings", 0,
+		     "[status] systemctl_path, journalctl_path, nvidia_smi_path and journal_directory "
+		     "must be absolute paths");
+		goto fail;
+	}
 	if (s->tls_enabled && (!s->tls_cert_path[0] || !s->tls_key_path[0])) {
 		fail(err, errlen, path ? path : "settings", 0,
 		     "tls_enabled needs tls_cert_path and tls_key_path");
@@ -394,7 +553,9 @@ void settings_free(struct settings *s)
 		return;
 	char **strs[] = {&s->config_path,   &s->listen_addr,       &s->pipe_file,
 	                 &s->basic_auth_secret_path, &s->tls_cert_path, &s->tls_key_path,
-	                 &s->events_file,   &s->tls_client_ca_path, &s->tls_client_crl_path};
+	                 &s->events_file,   &s->tls_client_ca_path, &s->tls_client_crl_path,
+	                 &s->systemctl_path, &s->journalctl_path, &s->nvidia_smi_path,
+	                 &s->journal_directory};
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
 	if (s->basic_auth_secret_salt) {
@@ -416,6 +577,13 @@ void settings_free(struct settings *s)
 		free(s->uploads[i].path);
 	}
 	free(s->uploads);
+	for (size_t i = 0; i < s->n_services; i++) {
+		free(s->services[i].id);
+		free(s->services[i].unit);
+		free(s->services[i].description);
+		free(s->services[i].log_identifier);
+	}
+	free(s->services);
 	free(s);
 }
 
@@ -432,5 +600,13 @@ const struct settings_upload *settings_upload(const struct settings *s, const ch
 	for (size_t i = 0; i < s->n_uploads; i++)
 		if (strcmp(s->uploads[i].name, name) == 0)
 			return &s->uploads[i];
+	return NULL;
+}
+
+const struct settings_service *settings_service(const struct settings *s, const char *id)
+{
+	for (size_t i = 0; i < s->n_services; i++)
+		if (strcmp(s->services[i].id, id) == 0)
+			return &s->services[i];
 	return NULL;
 }

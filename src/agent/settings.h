@@ -26,6 +26,14 @@ struct settings_upload {
 	char *path;     /* absolute destination */
 };
 
+struct settings_service {
+	char *id;
+	char *unit;            /* systemd unit, e.g. "k3s.service" */
+	char *description;
+	char *log_identifier;  /* NULL: logs by unit; else journalctl --identifier */
+	bool masked_ok;        /* a masked unit counts as healthy */
+};
+
 struct settings {
 	char *config_path;
 	/* [general], system-api's keys */
@@ -60,6 +68,17 @@ struct settings {
 	long long connection_timeout_s;
 	long long http_threads;
 
+	/* [status]: systemd and GPU status (chutes sek8s System Status API) */
+	char *systemctl_path, *journalctl_path, *nvidia_smi_path;
+	char *journal_directory;           /* "" = the system journal */
+	bool gpu;                          /* false: a VM without a GPU */
+	long long command_timeout_ms;
+	long long max_output_bytes;
+	long long log_lines_max;
+	long long cache_ttl_ms;
+	struct settings_service *services;
+	size_t n_services;
+
 	struct settings_action *actions;
 	size_t n_actions;
 	struct settings_upload *uploads;
@@ -78,5 +97,6 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 void settings_free(struct settings *s);
 const struct settings_action *settings_action(const struct settings *s, const char *name);
 const struct settings_upload *settings_upload(const struct settings *s, const char *name);
+const struct settings_service *settings_service(const struct settings *s, const char *id);
 
 #endif

@@ -10,6 +10,7 @@
  * 0644, but uploads are often keys and secrets).
  */
 #include "agent/agent.h"
+#include "agent/metrics.h"
 #include "fsx.h"
 #include "util.h"
 
@@ -25,6 +26,7 @@ struct upload_ctx {
 	bool open;
 	EVP_MD_CTX *md;
 	uint64_t size;
+	bool committed;
 };
 
 static void ctx_free(struct upload_ctx *u)
@@ -112,6 +114,8 @@ void uploads_finish(struct http_req *req)
 		http_reply_error(req, 500, msg);
 		return;
 	}
+	u->committed = true;
+	metrics_upload(a, u->up->name, "success", u->size);
 	char hex[65];
 	util_hex(hex, md, 32);
 	agent_event(a, "[system-api] file upload: %s = %s", u->up->name, u->up->path);
@@ -126,6 +130,9 @@ void uploads_finish(struct http_req *req)
 
 void uploads_cleanup(struct http_req *req)
 {
-	ctx_free(http_req_ctx(req));
+	struct upload_ctx *u = http_req_ctx(req);
+	if (u && !u->committed)
+		metrics_upload(http_req_app(req), u->up->name, "failure", 0);
+	ctx_free(u);
 	http_req_set_ctx(req, NULL);
 }

@@ -72,7 +72,7 @@ void client_resp_done(struct client_resp *r)
 		return;
 	free(r->body);
 	free(r->content_type);
-	*r = (struct client_resp){0};
+	*r = (struct client_resp){ 0 };
 }
 
 static int collect(struct transfer *t, const char *data, size_t len)
@@ -155,7 +155,7 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 
 /* Sets every option of one request; returns the first libcurl failure. */
 static CURLcode setup(struct client *c, const struct client_req *rq, struct transfer *t,
-                      const char *url, struct curl_slist *hdrs)
+		      const char *url, struct curl_slist *hdrs)
 {
 	CURL *h = c->h;
 	CURLcode e = CURLE_OK;
@@ -195,7 +195,7 @@ static CURLcode setup(struct client *c, const struct client_req *rq, struct tran
 		SET(CURLOPT_NOPROGRESS, 0L);
 	}
 	bool has_body = rq->read || rq->body || strcmp(rq->method, "POST") == 0 ||
-	                strcmp(rq->method, "PUT") == 0;
+			strcmp(rq->method, "PUT") == 0;
 	if (strcmp(rq->method, "GET") == 0 && !has_body) {
 		SET(CURLOPT_HTTPGET, 1L);
 	} else {
@@ -218,9 +218,9 @@ static CURLcode setup(struct client *c, const struct client_req *rq, struct tran
 }
 
 int client_do(struct client *c, const struct client_req *rq, struct client_resp *r, char *err,
-              size_t errlen)
+	      size_t errlen)
 {
-	*r = (struct client_resp){0};
+	*r = (struct client_resp){ 0 };
 	err[0] = '\0';
 	char url[CLI_URL_MAX_BYTES];
 	int n = snprintf(url, sizeof(url), "%s%s", c->base, rq->path);
@@ -230,13 +230,13 @@ int client_do(struct client *c, const struct client_req *rq, struct client_resp 
 	}
 	char ct[128];
 	snprintf(ct, sizeof(ct), "Content-Type: %s",
-	         rq->content_type ? rq->content_type : "application/octet-stream");
+		 rq->content_type ? rq->content_type : "application/octet-stream");
 	struct curl_slist *hdrs = curl_slist_append(NULL, ct);
 	if (!hdrs) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	struct transfer t = {.c = c, .rq = rq, .r = r};
+	struct transfer t = { .c = c, .rq = rq, .r = r };
 	curl_easy_reset(c->h);
 	c->errbuf[0] = '\0';
 	CURLcode e = setup(c, rq, &t, url, hdrs);
@@ -262,14 +262,16 @@ int client_do(struct client *c, const struct client_req *rq, struct client_resp 
 		snprintf(err, errlen, "interrupted");
 	} else if (t.too_big) {
 		rc = -E2BIG;
-		snprintf(err, errlen, "reply larger than %u MiB", (unsigned)(CLI_RESPONSE_MAX_BYTES >> 20));
+		snprintf(err, errlen, "reply larger than %u MiB",
+			 (unsigned)(CLI_RESPONSE_MAX_BYTES >> 20));
 	} else if (t.oom || e == CURLE_OUT_OF_MEMORY) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 	} else if (t.sink_stopped || t.read_failed) {
 		rc = -EPIPE;
-		snprintf(err, errlen, "%s", t.read_failed ? "reading the request body failed"
-		                                          : "the reply could not be processed");
+		snprintf(err, errlen, "%s",
+			 t.read_failed ? "reading the request body failed"
+				       : "the reply could not be processed");
 	} else {
 		rc = e == CURLE_URL_MALFORMAT || e == CURLE_UNSUPPORTED_PROTOCOL ? -EINVAL : -EIO;
 		snprintf(err, errlen, "%s", c->errbuf[0] ? c->errbuf : curl_easy_strerror(e));
@@ -284,23 +286,40 @@ int client_do(struct client *c, const struct client_req *rq, struct client_resp 
 static const char *reason(long status)
 {
 	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Entity";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "HTTP error";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Entity";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "HTTP error";
 	}
 }
 
@@ -367,8 +386,8 @@ char *client_escape(const char *s, size_t len)
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
 			out[o++] = (char)ch;
 		} else {
 			out[o++] = '%';

@@ -32,12 +32,12 @@ struct client_opts {
 	const char *cacert;   /* PEM file of trusted CAs, NULL = system store */
 	const char *cert;     /* client certificate (PEM) for mTLS, with key */
 	const char *key;
-	long timeout_s;       /* whole request; 0 = none. Streams never get one. */
+	long timeout_s; /* whole request; 0 = none. Streams never get one. */
 };
 
 struct client_req {
-	const char *method; /* "GET", "POST", ... */
-	const char *path;   /* "/api/v1/..." with query, escaped by the caller */
+	const char *method;       /* "GET", "POST", ... */
+	const char *path;         /* "/api/v1/..." with query, escaped by the caller */
 	const char *content_type; /* of the body; NULL = application/octet-stream */
 	/* A body in memory (body may be NULL with body_len 0 for an empty POST)... */
 	const void *body;
@@ -56,8 +56,8 @@ struct client_req {
 };
 
 struct client_resp {
-	long status;        /* HTTP status */
-	char *body;         /* collected body, NUL-terminated (never NULL after success) */
+	long status; /* HTTP status */
+	char *body;  /* collected body, NUL-terminated (never NULL after success) */
 	size_t len;
 	char *content_type; /* NULL when absent */
 };
@@ -75,7 +75,7 @@ void client_free(struct client *c);
  * -EIO a transport failure. On failure err holds a one-line reason (curl's message for -EIO).
  */
 int client_do(struct client *c, const struct client_req *rq, struct client_resp *r, char *err,
-              size_t errlen);
+	      size_t errlen);
 void client_resp_done(struct client_resp *r);
 
 /*

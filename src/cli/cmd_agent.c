@@ -45,7 +45,8 @@ static const char agent_usage_text[] =
 	"Usage: cloister agent [options] <command> [args]\n"
 	"\n"
 	"Options:\n"
-	"  --url URL              agent base URL (env CLOISTER_AGENT_URL, default " AGENT_URL_DEFAULT ")\n"
+	"  --url URL              agent base URL (env CLOISTER_AGENT_URL, "
+	"default " AGENT_URL_DEFAULT ")\n"
 	"  --user USER            Basic auth user (default admin)\n"
 	"  --password-file FILE   Basic auth password, first line of FILE\n"
 	"                         (env CLOISTER_AGENT_PASSWORD_FILE; never on the command line)\n"
@@ -57,10 +58,13 @@ static const char agent_usage_text[] =
 	"Commands:\n"
 	"  events [--after N] [--limit N] [--follow]   list events (text like /logs)\n"
 	"  log MESSAGE                                 record an event\n"
-	"  action NAME                                 run an action; prints its stdout and stderr and\n"
+	"  action NAME                                 run an action; prints its stdout and stderr "
+	"and\n"
 	"                                              exits with its exit code\n"
-	"  upload NAME FILE                            stream FILE to the upload NAME; checks SHA-256\n"
-	"  set-password [--password-file FILE]         set the Basic auth password (FILE or stdin)\n"
+	"  upload NAME FILE                            stream FILE to the upload NAME; checks "
+	"SHA-256\n"
+	"  set-password [--password-file FILE]         set the Basic auth password (FILE or "
+	"stdin)\n"
 	"  health                                      GET /livez and /readyz\n"
 	"\n"
 	"Run `cloister agent <command> --help` for one command.\n";
@@ -108,7 +112,7 @@ static int read_password_file(const char *path, char **out, size_t *len)
 	}
 	if (rc == -E2BIG) {
 		fprintf(stderr, "cloister: %s: password file larger than %d bytes\n", path,
-		        CLI_PASSWORD_MAX_BYTES);
+			CLI_PASSWORD_MAX_BYTES);
 		return CLI_EXIT_FAIL;
 	}
 	if (rc < 0) {
@@ -146,22 +150,24 @@ static ssize_t read_secret_fd(int fd, char *buf, size_t cap, bool stop_at_newlin
 	return (ssize_t)n;
 }
 
-/* Prompts on the terminal with echo off. Returns the length or a negative errno. */
+/* Prompts on the terminal with echo off. Returns the length or a negative errno. Echo goes off
+ * (discarding type-ahead, as getpass does) before the prompt appears, so nothing typed after the
+ * prompt is lost or shown. */
 static ssize_t prompt_secret(const char *prompt, char *buf, size_t cap)
 {
 	struct termios old, quiet;
 	bool restore = false;
-	fputs(prompt, stderr);
-	fflush(stderr);
 	if (tcgetattr(STDIN_FILENO, &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		quiet.c_lflag |= ECHONL;
 		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
 	}
+	fputs(prompt, stderr);
+	fflush(stderr);
 	ssize_t n = read_secret_fd(STDIN_FILENO, buf, cap, true);
 	if (restore)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
 	return n;
 }
 
@@ -189,7 +195,8 @@ static int read_new_password(const char *file, char **out, size_t *len)
 	if (na < 0 || nb < 0) {
 		int e = na < 0 ? (int)-na : (int)-nb;
 		if (e == E2BIG)
-			fprintf(stderr, "cloister: password longer than %d bytes\n", CLI_PASSWORD_MAX_BYTES);
+			fprintf(stderr, "cloister: password longer than %d bytes\n",
+				CLI_PASSWORD_MAX_BYTES);
 		else
 			fprintf(stderr, "cloister: reading the password: %s\n", strerror(e));
 		goto out;
@@ -204,7 +211,8 @@ static int read_new_password(const char *file, char **out, size_t *len)
 		}
 	}
 	if (la > CLI_PASSWORD_MAX_BYTES) {
-		fprintf(stderr, "cloister: password longer than %d bytes\n", CLI_PASSWORD_MAX_BYTES);
+		fprintf(stderr, "cloister: password longer than %d bytes\n",
+			CLI_PASSWORD_MAX_BYTES);
 		goto out;
 	}
 	if (la == 0) {
@@ -284,7 +292,7 @@ static json_t *parse_reply(const struct client_resp *r)
  * at the first positional, 1 for --help (printed), or an exit code > 1. */
 static int simple_opts(int argc, char **argv, const char *help, int want_args, int *first)
 {
-	static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
 	int opt;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
@@ -404,17 +412,18 @@ static const char events_help[] =
 	"Usage: cloister agent [options] events [--after N] [--limit N] [--follow]\n"
 	"\n"
 	"Lists the agent's events, one \"RFC3339 \\t message\" line each (as GET /logs), or the\n"
-	"agent's JSON with --json. --after N starts after event number N, --limit N returns at most\n"
+	"agent's JSON with --json. --after N starts after event number N, --limit N returns at "
+	"most\n"
 	"N events. --follow keeps listening and prints each new event as it arrives, until\n"
 	"interrupted (Ctrl-C exits 0); with --json it prints one JSON object per line.\n";
 
 static int cmd_events(struct agent_cli *x, int argc, char **argv)
 {
-	static const struct option lo[] = {{"after", required_argument, NULL, 'a'},
-	                                   {"limit", required_argument, NULL, 'l'},
-	                                   {"follow", no_argument, NULL, 'f'},
-	                                   {"help", no_argument, NULL, 'h'},
-	                                   {0}};
+	static const struct option lo[] = { { "after", required_argument, NULL, 'a' },
+					    { "limit", required_argument, NULL, 'l' },
+					    { "follow", no_argument, NULL, 'f' },
+					    { "help", no_argument, NULL, 'h' },
+					    { 0 } };
 	uint64_t after = 0, limit = 0;
 	bool has_after = false, has_limit = false, follow = false;
 	int opt;
@@ -423,13 +432,15 @@ static int cmd_events(struct agent_cli *x, int argc, char **argv)
 		switch (opt) {
 		case 'a':
 			if (util_parse_u64(optarg, UINT64_MAX, &after) < 0)
-				return usage_error(events_help, "--after wants a number, not '%s'", optarg);
+				return usage_error(events_help, "--after wants a number, not '%s'",
+						   optarg);
 			has_after = true;
 			break;
 		case 'l':
 			if (util_parse_u64(optarg, UINT64_MAX, &limit) < 0 || limit == 0)
-				return usage_error(events_help, "--limit wants a positive number, not '%s'",
-				                   optarg);
+				return usage_error(events_help,
+						   "--limit wants a positive number, not '%s'",
+						   optarg);
 			has_limit = true;
 			break;
 		case 'f':
@@ -455,20 +466,21 @@ static int cmd_events(struct agent_cli *x, int argc, char **argv)
 	char sep = '?';
 	if (has_after) {
 		n += (size_t)snprintf(path + n, sizeof(path) - n, "%cafter=%llu", sep,
-		                      (unsigned long long)after);
+				      (unsigned long long)after);
 		sep = '&';
 	}
 	if (has_limit) {
 		n += (size_t)snprintf(path + n, sizeof(path) - n, "%climit=%llu", sep,
-		                      (unsigned long long)limit);
+				      (unsigned long long)limit);
 		sep = '&';
 	}
 	if (follow || !x->json)
-		snprintf(path + n, sizeof(path) - n, "%c%s", sep, follow ? "follow=1" : "format=text");
+		snprintf(path + n, sizeof(path) - n, "%c%s", sep,
+			 follow ? "follow=1" : "format=text");
 
 	struct client_resp r;
 	if (!follow) {
-		struct client_req rq = {.method = "GET", .path = path};
+		struct client_req rq = { .method = "GET", .path = path };
 		int rc = send_req(x, &rq, &r);
 		if (rc >= 0)
 			return rc;
@@ -485,17 +497,20 @@ static int cmd_events(struct agent_cli *x, int argc, char **argv)
 		return rc;
 	}
 
-	struct follow_state st = {.json = x->json, .line = malloc(CLI_STREAM_LINE_MAX_BYTES)};
+	struct follow_state st = { .json = x->json, .line = malloc(CLI_STREAM_LINE_MAX_BYTES) };
 	if (!st.line) {
 		fputs("cloister: out of memory\n", stderr);
 		return CLI_EXIT_FAIL;
 	}
 	follow_stop = 0;
-	struct sigaction sa = {.sa_handler = on_sigint}, old_int;
+	struct sigaction sa = { .sa_handler = on_sigint }, old_int;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
-	struct client_req rq = {.method = "GET", .path = path, .sink = follow_sink, .sink_ud = &st,
-	                        .stop = &follow_stop};
+	struct client_req rq = { .method = "GET",
+				 .path = path,
+				 .sink = follow_sink,
+				 .sink_ud = &st,
+				 .stop = &follow_stop };
 	int rc = send_req(x, &rq, &r);
 	sigaction(SIGINT, &old_int, NULL);
 	if (st.bad) {
@@ -531,7 +546,7 @@ static int cmd_log(struct agent_cli *x, int argc, char **argv)
 		fputs("cloister: out of memory\n", stderr);
 		return CLI_EXIT_FAIL;
 	}
-	struct client_req rq = {.method = "POST", .path = path};
+	struct client_req rq = { .method = "POST", .path = path };
 	struct client_resp r;
 	rc = send_req(x, &rq, &r);
 	if (rc >= 0)
@@ -567,7 +582,7 @@ static int cmd_action(struct agent_cli *x, int argc, char **argv)
 		fputs("cloister: out of memory\n", stderr);
 		return CLI_EXIT_FAIL;
 	}
-	struct client_req rq = {.method = "POST", .path = path};
+	struct client_req rq = { .method = "POST", .path = path };
 	struct client_resp r;
 	rc = send_req(x, &rq, &r);
 	if (rc >= 0)
@@ -642,7 +657,7 @@ static const char upload_help[] =
 	"SHA-256 against the one computed here over the bytes sent: a mismatch exits 1.\n";
 
 static int verify_upload(struct agent_cli *x, const struct client_resp *r, const char *file,
-                         const char *local_hex, uint64_t size)
+			 const char *local_hex, uint64_t size)
 {
 	json_t *doc = parse_reply(r);
 	json_t *sha = json_object_get(doc, "sha256"), *sz = json_object_get(doc, "size_bytes");
@@ -650,9 +665,10 @@ static int verify_upload(struct agent_cli *x, const struct client_resp *r, const
 	int rc = CLI_EXIT_OK;
 	if (!json_is_string(sha)) {
 		fprintf(stderr,
-		        "cloister: warning: the agent did not return a SHA-256 (not a cloister-agent?); "
-		        "%s was uploaded but is not verified\n",
-		        file);
+			"cloister: warning: the agent did not return a SHA-256 (not a "
+			"cloister-agent?); "
+			"%s was uploaded but is not verified\n",
+			file);
 	} else {
 		char remote[65] = "";
 		size_t rl = json_string_length(sha);
@@ -663,21 +679,25 @@ static int verify_upload(struct agent_cli *x, const struct client_resp *r, const
 		if (rl != 64 || strcmp(remote, local_hex) != 0) {
 			client_sanitize(remote, strlen(remote));
 			fprintf(stderr,
-			        "cloister: SHA-256 MISMATCH: %s was sent with SHA-256 %s but the agent "
-			        "stored SHA-256 %s\n",
-			        file, local_hex, rl == 64 ? remote : "(malformed)");
+				"cloister: SHA-256 MISMATCH: %s was sent with SHA-256 %s but the "
+				"agent "
+				"stored SHA-256 %s\n",
+				file, local_hex, rl == 64 ? remote : "(malformed)");
 			rc = CLI_EXIT_FAIL;
 		}
 	}
 	uint64_t rsize = 0;
 	bool size_ok = true;
 	if (json_is_string(sz))
-		size_ok = util_parse_u64(json_string_value(sz), UINT64_MAX, &rsize) == 0 && rsize == size;
+		size_ok = util_parse_u64(json_string_value(sz), UINT64_MAX, &rsize) == 0 &&
+			  rsize == size;
 	else if (json_is_integer(sz))
 		size_ok = json_integer_value(sz) >= 0 && (uint64_t)json_integer_value(sz) == size;
 	if (!size_ok) {
-		fprintf(stderr, "cloister: SIZE MISMATCH: %s has %llu bytes but the agent stored another size\n",
-		        file, (unsigned long long)size);
+		fprintf(stderr,
+			"cloister: SIZE MISMATCH: %s has %llu bytes but the agent stored another "
+			"size\n",
+			file, (unsigned long long)size);
 		rc = CLI_EXIT_FAIL;
 	}
 	if (x->json) {
@@ -713,28 +733,33 @@ static int cmd_upload(struct agent_cli *x, int argc, char **argv)
 	}
 	_cleanup_free_ char *name = client_escape(argv[first], strlen(argv[first]));
 	_cleanup_free_ char *path = NULL;
-	struct upload_src u = {.fd = fd, .size = (uint64_t)st.st_size, .md = EVP_MD_CTX_new()};
+	struct upload_src u = { .fd = fd, .size = (uint64_t)st.st_size, .md = EVP_MD_CTX_new() };
 	if (!name || !u.md || asprintf(&path, "/api/v1/file-upload/%s", name) < 0 ||
 	    EVP_DigestInit_ex(u.md, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(u.md);
 		fputs("cloister: out of memory\n", stderr);
 		return CLI_EXIT_FAIL;
 	}
-	struct client_req rq = {.method = "POST", .path = path, .read = upload_read,
-	                        .read_len = u.size, .read_ud = &u};
+	struct client_req rq = { .method = "POST",
+				 .path = path,
+				 .read = upload_read,
+				 .read_len = u.size,
+				 .read_ud = &u };
 	struct client_resp r;
 	rc = send_req(x, &rq, &r);
 	if (rc >= 0) {
 		if (u.err)
 			fprintf(stderr, "cloister: %s: %s\n", file,
-			        u.err == EIO ? "the file shrank while it was sent" : strerror(u.err));
+				u.err == EIO ? "the file shrank while it was sent"
+					     : strerror(u.err));
 		EVP_MD_CTX_free(u.md);
 		return rc;
 	}
 	if (!is_2xx(&r)) {
 		rc = http_fail(&r);
 	} else if (u.sent != u.size) {
-		fprintf(stderr, "cloister: %s: the agent replied before the whole file was sent\n", x->url);
+		fprintf(stderr, "cloister: %s: the agent replied before the whole file was sent\n",
+			x->url);
 		rc = CLI_EXIT_FAIL;
 	} else {
 		unsigned char md[EVP_MAX_MD_SIZE];
@@ -761,9 +786,9 @@ static const char set_password_help[] =
 
 static int cmd_set_password(struct agent_cli *x, int argc, char **argv)
 {
-	static const struct option lo[] = {{"password-file", required_argument, NULL, 'p'},
-	                                   {"help", no_argument, NULL, 'h'},
-	                                   {0}};
+	static const struct option lo[] = { { "password-file", required_argument, NULL, 'p' },
+					    { "help", no_argument, NULL, 'h' },
+					    { 0 } };
 	const char *file = NULL;
 	int opt;
 	optind = 0;
@@ -782,15 +807,18 @@ static int cmd_set_password(struct agent_cli *x, int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_error(set_password_help,
-		                   "unexpected argument '%s' (the password is never an argument)",
-		                   argv[optind]);
+				   "unexpected argument '%s' (the password is never an argument)",
+				   argv[optind]);
 	char *pw = NULL;
 	size_t len = 0;
 	int rc = read_new_password(file, &pw, &len);
 	if (rc)
 		return rc;
-	struct client_req rq = {.method = "POST", .path = "/api/v1/set-basic-auth", .body = pw,
-	                        .body_len = len, .content_type = "text/plain"};
+	struct client_req rq = { .method = "POST",
+				 .path = "/api/v1/set-basic-auth",
+				 .body = pw,
+				 .body_len = len,
+				 .content_type = "text/plain" };
 	struct client_resp r;
 	rc = send_req(x, &rq, &r);
 	wipe_free(pw, len);
@@ -855,11 +883,11 @@ static int cmd_health(struct agent_cli *x, int argc, char **argv)
 	int first, rc = simple_opts(argc, argv, health_help, 0, &first);
 	if (rc)
 		return rc == 1 ? CLI_EXIT_OK : rc;
-	static const char *const paths[2] = {"/livez", "/readyz"};
+	static const char *const paths[2] = { "/livez", "/readyz" };
 	json_t *all = json_object();
 	bool healthy = true;
 	for (int i = 0; i < 2; i++) {
-		struct client_req rq = {.method = "GET", .path = paths[i]};
+		struct client_req rq = { .method = "GET", .path = paths[i] };
 		struct client_resp r;
 		rc = send_req(x, &rq, &r);
 		if (rc >= 0) {
@@ -901,27 +929,39 @@ struct agent_command {
 };
 
 static const struct agent_command agent_commands[] = {
-	{"events", cmd_events},         {"log", cmd_log},       {"action", cmd_action},
-	{"upload", cmd_upload},         {"set-password", cmd_set_password},
-	{"health", cmd_health},
+	{ "events", cmd_events },
+	{ "log", cmd_log },
+	{ "action", cmd_action },
+	{ "upload", cmd_upload },
+	{ "set-password", cmd_set_password },
+	{ "health", cmd_health },
 };
 
 int cmd_agent(int argc, char **argv)
 {
-	enum { OPT_URL = 1, OPT_USER, OPT_PWFILE, OPT_CACERT, OPT_CERT, OPT_KEY, OPT_TIMEOUT, OPT_JSON };
-	static const struct option lo[] = {
-		{"url", required_argument, NULL, OPT_URL},
-		{"user", required_argument, NULL, OPT_USER},
-		{"password-file", required_argument, NULL, OPT_PWFILE},
-		{"cacert", required_argument, NULL, OPT_CACERT},
-		{"cert", required_argument, NULL, OPT_CERT},
-		{"key", required_argument, NULL, OPT_KEY},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	enum {
+		OPT_URL = 1,
+		OPT_USER,
+		OPT_PWFILE,
+		OPT_CACERT,
+		OPT_CERT,
+		OPT_KEY,
+		OPT_TIMEOUT,
+		OPT_JSON
 	};
-	struct client_opts co = {.user = "admin", .timeout_s = CLI_TIMEOUT_DEFAULT_S};
+	static const struct option lo[] = {
+		{ "url", required_argument, NULL, OPT_URL },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "password-file", required_argument, NULL, OPT_PWFILE },
+		{ "cacert", required_argument, NULL, OPT_CACERT },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct client_opts co = { .user = "admin", .timeout_s = CLI_TIMEOUT_DEFAULT_S };
 	const char *url = getenv("CLOISTER_AGENT_URL");
 	const char *pwfile = getenv("CLOISTER_AGENT_PASSWORD_FILE");
 	bool json = false;
@@ -930,19 +970,34 @@ int cmd_agent(int argc, char **argv)
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
 		switch (opt) {
-		case OPT_URL: url = optarg; break;
-		case OPT_USER: co.user = optarg; break;
-		case OPT_PWFILE: pwfile = optarg; break;
-		case OPT_CACERT: co.cacert = optarg; break;
-		case OPT_CERT: co.cert = optarg; break;
-		case OPT_KEY: co.key = optarg; break;
+		case OPT_URL:
+			url = optarg;
+			break;
+		case OPT_USER:
+			co.user = optarg;
+			break;
+		case OPT_PWFILE:
+			pwfile = optarg;
+			break;
+		case OPT_CACERT:
+			co.cacert = optarg;
+			break;
+		case OPT_CERT:
+			co.cert = optarg;
+			break;
+		case OPT_KEY:
+			co.key = optarg;
+			break;
 		case OPT_TIMEOUT:
 			if (util_parse_u64(optarg, CLI_TIMEOUT_MAX_S, &v) < 0)
 				return usage_error(agent_usage_text,
-				                   "--timeout wants seconds (0 to 86400), not '%s'", optarg);
+						   "--timeout wants seconds (0 to 86400), not '%s'",
+						   optarg);
 			co.timeout_s = (long)v;
 			break;
-		case OPT_JSON: json = true; break;
+		case OPT_JSON:
+			json = true;
+			break;
 		case 'h':
 			fputs(agent_usage_text, stdout);
 			return CLI_EXIT_OK;
@@ -963,8 +1018,8 @@ int cmd_agent(int argc, char **argv)
 	if (!url || !url[0])
 		url = AGENT_URL_DEFAULT;
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		return usage_error(agent_usage_text, "--url must start with http:// or https://, not '%s'",
-		                   url);
+		return usage_error(agent_usage_text,
+				   "--url must start with http:// or https://, not '%s'", url);
 	if (!co.cert != !co.key)
 		return usage_error(agent_usage_text, "--cert and --key go together");
 
@@ -982,7 +1037,7 @@ int cmd_agent(int argc, char **argv)
 	}
 	co.url = url;
 	co.password = pw;
-	struct agent_cli x = {.url = url, .json = json, .c = client_new(&co)};
+	struct agent_cli x = { .url = url, .json = json, .c = client_new(&co) };
 	int rc;
 	if (!x.c) {
 		fputs("cloister: cannot start the HTTP client\n", stderr);

@@ -696,6 +696,8 @@ static int parse_header(struct parser *ps)
 			t->line = ps->line;
 		}
 	}
+	/* depth >= 1: the loop above only leaves through ']' after a non-empty name part. */
+	// cppcheck-suppress nullPointer
 	ps->cur_table = t->name;
 	return expect_eol(ps, "table header");
 }

@@ -61,6 +61,8 @@ fail() {
 	exit 1
 }
 
+[ -x "$AGENT" ] || fail "AGENT=$AGENT is not an executable file (build it first)"
+
 # Remembers a background job so the trap kills it.
 bg_track() { BG_PIDS="$BG_PIDS $1"; }
 

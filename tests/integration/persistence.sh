@@ -218,4 +218,33 @@ wait_for 5 "a line after the idle period" has_event "after idle"
 ok "the pipe still works after idling"
 stop_agent
 
+# ------------------------------------------------------------------ shutdown mid-work
+rm -f events.log
+cat >config.toml <<'EOF'
+[actions]
+slow = ["/usr/bin/sleep", "2"]
+EOF
+start_agent config.toml
+curl -s -N --max-time 20 "$BASE/api/v1/events?follow=1" >follow.out &
+fpid=$!
+bg_track $fpid
+curl -s --max-time 20 -o slow.body -w '%{http_code}' -X POST "$BASE/api/v1/actions/slow" >slow.code &
+apid=$!
+bg_track $apid
+wait_for 5 "the slow action to start" has_event "[system-api] executing action: slow = /usr/bin/sleep 2"
+stop_agent
+ok "SIGTERM with a follow stream open and an action running: exit 0"
+wait $apid || true
+[ "$(cat slow.code)" = 200 ] || fail "the running action was not finished at shutdown: $(cat slow.code)"
+ok "the running action was finished and answered 200"
+frc=0
+wait $fpid || frc=$?
+[ $frc -eq 0 ] || fail "the follow stream did not end cleanly at shutdown (curl exit $frc)"
+ok "the follow stream ended cleanly"
+start_agent config.toml
+has_event "[system-api] executing action success: slow = /usr/bin/sleep 2" ||
+	fail "the success event written during shutdown was lost: $(cat "$T/evh.json")"
+ok "the event recorded during shutdown survived the restart"
+stop_agent
+
 echo "# persistence: all checks passed"

@@ -112,6 +112,8 @@ ok "curl -d foobar localhost:PORT/api/v1/set-basic-auth"
 secret=$(cat basic-auth-secret.txt)
 [ -n "$secret" ] || fail "basic-auth-secret.txt is still empty"
 case "$secret" in *foobar*) fail "the password is stored in clear" ;; esac
+# New secrets are argon2id (libsodium); system-api's hex SHA-256 files are read, never written.
+case "$secret" in '$argon2id$'*) ;; *) fail "new secret is not an argon2id hash: $secret" ;; esac
 [ "$(stat -c %a basic-auth-secret.txt)" = 600 ] || fail "secret file mode changed"
 ok "cat basic-auth-secret.txt shows a hash (not the password), mode 0600"
 

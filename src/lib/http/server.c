@@ -216,7 +216,9 @@ void http_reply_header(struct http_req *r, const char *name, const char *value)
 		free(v);
 		return;
 	}
-	r->headers[r->nheaders++] = (struct header_kv){n, v};
+	r->headers[r->nheaders].name = n;
+	r->headers[r->nheaders].value = v;
+	r->nheaders++;
 }
 
 static void set_response(struct http_req *r, unsigned status, struct MHD_Response *resp,
@@ -255,7 +257,7 @@ void http_reply_json(struct http_req *r, unsigned status, json_t *body)
 		json_decref(body);
 		return;
 	}
-	char *txt = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *txt = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;
 	json_decref(body);
 	if (!txt) {
 		set_response(r, 500, NULL, NULL);
@@ -733,6 +735,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(r);
 }
 
+/* libmicrohttpd hands us its own printf-style format; it is not ours to check. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct http_server *s = cls;
@@ -745,6 +750,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		buf[--n] = '\0';
 	s->o.log(s->o.app, buf);
 }
+#pragma GCC diagnostic pop
 
 /* ---------------------------------------------------------------- request accessors */
 
