@@ -6,16 +6,18 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "nvsmi.h"
+#include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct nvsmi_report r;
 	char err[512];
 	int rc = nvsmi_parse_query((const char *)data, size, &r, err, sizeof(err));
-	if (r.ngpus > NVSMI_MAX_GPUS || (rc != 0 && rc != -EPROTO && r.ngpus != 0) ||
-	    (rc == -EPROTO && err[0] == '\0'))
+	if (!util_utf8_valid(err, strlen(err)) || r.ngpus > NVSMI_MAX_GPUS ||
+	    (rc != 0 && rc != -EPROTO && r.ngpus != 0) || (rc == -EPROTO && err[0] == '\0'))
 		__builtin_trap();
 	for (size_t i = 0; i < r.ngpus; i++)
 		if (r.gpus[i].nprocs > NVSMI_MAX_PROCESSES || r.gpus[i].index != (int)i)

@@ -81,10 +81,13 @@ void events_http_new(struct http_req *req)
 		http_reply_error(req, 405, "Events must be sent with POST (new_event_allow_get = false)");
 		return;
 	}
-	const char *msg = http_req_query(req, "message");
-	size_t len;
+	size_t len = 0;
+	const char *msg = http_req_query_n(req, "message", &len);
 	if (msg) {
-		len = strlen(msg);
+		if (memchr(msg, '\0', len)) {
+			http_reply_error(req, 400, "message must be UTF-8 text without control characters");
+			return;
+		}
 	} else if (http_req_method_bit(req) == HTTP_POST) {
 		msg = http_req_body(req, &len);
 		/* A body sent by `curl -d` or `echo | curl --data-binary @-` ends with one newline. */

@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,9 @@ static int run_fill(void *ud, void **value, size_t *len)
 	proc_result_done(&r);
 	*value = b;
 	*len = sizeof(*b) + ol + el;
-	return 0;
+	/* A command that could not run or ran out of time is reported to this flight's callers but
+	 * not cached: the next request tries again. */
+	return rc < 0 || b->timed_out ? MEMO_FILL_TRANSIENT : 0;
 }
 
 struct cmd_out {
@@ -120,14 +123,16 @@ static void cmd_out_done(struct cmd_out *o)
 static int run_cmd(struct agent *a, const char *path, char *const *argv, size_t out_max,
                    bool keep_tail, struct cmd_out *o)
 {
-	char key[1024];
-	size_t k = 0;
-	for (size_t i = 0; argv[i] && k < sizeof(key) - 1; i++) {
-		int n = snprintf(key + k, sizeof(key) - k, "%s\x1f", argv[i]);
-		if (n < 0)
-			return -EINVAL;
-		k += (size_t)n;
-	}
+	/* The key is a digest of the whole argv, so long unit names never collide or overflow
+	 * the memo's key limit. */
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (size_t i = 0; argv[i]; i++)
+		crypto_generichash_update(&st, (const unsigned char *)argv[i], strlen(argv[i]) + 1);
+	unsigned char d[32];
+	crypto_generichash_final(&st, d, sizeof(d));
+	char key[65];
+	util_hex(key, d, sizeof(d));
 	struct run_ctx ctx = {a, argv[0], path, argv, out_max, keep_tail};
 	void *val = NULL;
 	size_t len = 0;

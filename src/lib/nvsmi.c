@@ -17,9 +17,10 @@
  *
  * The text form has no end marker, so damage is detected from its regularities: every
  * "Key : Value" separator sits in one column (learned from the first such line), indentation
- * moves in steps of 4 spaces, keys are printable ASCII, and every GPU section ends with its
- * "Processes" entry. A line that breaks a rule is reported (-EPROTO) but parsing goes on, so a
- * damaged output still yields its header and every GPU field that could be read.
+ * moves in steps of 4 spaces, keys are printable ASCII, every GPU section ends with its
+ * "Processes" entry and there are as many sections as "Attached GPUs" says. A line that breaks a
+ * rule is reported (-EPROTO) but parsing goes on, so a damaged output still yields its header and
+ * every GPU field that could be read. Keys we do not know are not damage: drivers add new ones.
  */
 #include "nvsmi.h"
 
@@ -622,6 +623,18 @@ __attribute__((format(printf, 3, 4))) static void xml_fail(struct xml_ctx *x, in
 	XML_StopParser(x->p, XML_FALSE);
 }
 
+/* Length of at most 64 bytes of an element or entity name for err, cut at a UTF-8 boundary. */
+static int name_len(const char *s)
+{
+	size_t n = strlen(s);
+	if (n <= 64)
+		return (int)n;
+	n = 64;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return (int)n;
+}
+
 static unsigned long xml_line(struct xml_ctx *x)
 {
 	return (unsigned long)XML_GetCurrentLineNumber(x->p);
@@ -655,7 +668,8 @@ static void XMLCALL xml_start(void *ud, const XML_Char *name, const XML_Char **a
 
 	if (x->depth == 1) {
 		if (strcmp(name, "nvidia_smi_log") != 0)
-			xml_fail(x, -EINVAL, "XML root element <%.64s> is not <nvidia_smi_log>", name);
+			xml_fail(x, -EINVAL, "XML root element <%.*s> is not <nvidia_smi_log>",
+				 name_len(name), name);
 		return;
 	}
 	if (x->overflow_depth)
@@ -752,16 +766,16 @@ static void XMLCALL xml_entity_decl(void *ud, const XML_Char *name, int is_param
 	struct xml_ctx *x = ud;
 	(void)is_param, (void)value, (void)value_len, (void)base, (void)system_id, (void)public_id,
 		(void)notation;
-	xml_fail(x, -EINVAL, "XML entity declaration '%.64s' at line %lu refused", name,
-		 xml_line(x));
+	xml_fail(x, -EINVAL, "XML entity declaration '%.*s' at line %lu refused", name_len(name),
+		 name, xml_line(x));
 }
 
 static void XMLCALL xml_skipped_entity(void *ud, const XML_Char *name, int is_param)
 {
 	struct xml_ctx *x = ud;
 	(void)is_param;
-	xml_fail(x, -EINVAL, "reference to undeclared XML entity '%.64s' at line %lu refused", name,
-		 xml_line(x));
+	xml_fail(x, -EINVAL, "reference to undeclared XML entity '%.*s' at line %lu refused",
+		 name_len(name), name, xml_line(x));
 }
 
 int nvsmi_parse_xml(const char *buf, size_t len, struct nvsmi_report *out, char *err,
@@ -849,17 +863,6 @@ __attribute__((format(printf, 3, 4))) static void problem(struct text_ctx *t, un
 	t->nproblems++;
 }
 
-static void text_gpu_end(struct text_ctx *t, unsigned line)
-{
-	if (!t->in_gpu)
-		return;
-	if (!t->b.procs_seen)
-		problem(t, line, "GPU %s (line %u) ends before its \"Processes\" entry: output cut off",
-			t->b.gpu->id ? t->b.gpu->id : "?", t->gpu_line);
-	gpu_end(&t->b);
-	t->in_gpu = false;
-}
-
 static bool valid_bus_id(const char *s)
 {
 	size_t n = strlen(s);
@@ -872,6 +875,17 @@ static bool valid_bus_id(const char *s)
 			return false;
 	}
 	return true;
+}
+
+static void text_gpu_end(struct text_ctx *t, unsigned line)
+{
+	if (!t->in_gpu)
+		return;
+	if (!t->b.procs_seen)
+		problem(t, line, "GPU %s (line %u) ends before its \"Processes\" entry: output cut off",
+			valid_bus_id(t->b.gpu->id) ? t->b.gpu->id : "?", t->gpu_line);
+	gpu_end(&t->b);
+	t->in_gpu = false;
 }
 
 static int dup_slice(struct slice v, char **out)
@@ -919,6 +933,12 @@ static int text_line(struct text_ctx *t, const char *l, size_t n, unsigned line)
 	struct slice key = { l + indent, (sep ? sep : n) - indent }, val = { "", 0 };
 	while (key.n > 0 && key.s[key.n - 1] == ' ')
 		key.n--;
+	/* Keys are ASCII; checked first so that err, which quotes keys, stays ASCII too. */
+	for (size_t i = 0; i < key.n; i++)
+		if ((unsigned char)key.s[i] >= 0x7f) {
+			problem(t, line, "key with a non-ASCII byte");
+			return 0;
+		}
 	if (sep) {
 		val.s = l + sep + 1;
 		val.n = n - sep - 1;
@@ -931,11 +951,6 @@ static int text_line(struct text_ctx *t, const char *l, size_t n, unsigned line)
 			problem(t, line, "key '%.*s' is misaligned (':' in column %zu, expected %zu)",
 				(int)(key.n > 60 ? 60 : key.n), key.s, sep + 1, t->col + 1);
 	}
-	for (size_t i = 0; i < key.n; i++)
-		if ((unsigned char)key.s[i] >= 0x7f) {
-			problem(t, line, "key with a non-ASCII byte");
-			return 0;
-		}
 
 	if (level == 0) {
 		if (!sep && key.s[0] == '=' && memmem(key.s, key.n, "NVSMI LOG", 9)) {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "nvsmi.h"
+#include "util.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -363,6 +364,16 @@ static void test_xml_not_nvsmi(void **state)
 	assert_int_equal(nvsmi_parse_xml("<nvidia_smi_log>\0</nvidia_smi_log>", 34, &r, err,
 					 sizeof(err)),
 			 -EINVAL);
+	/* a long non-ASCII root name is cut at a character boundary: err stays UTF-8 */
+	struct sb b = { 0 };
+	sb_add(&b, "<");
+	for (int i = 0; i < 40; i++)
+		sb_add(&b, "\xc3\xa9");
+	sb_add(&b, "/>");
+	assert_int_equal(parse_xml_str(b.s, &r, err, sizeof(err)), -EINVAL);
+	assert_true(util_utf8_valid(err, strlen(err)));
+	assert_contains(err, "\xc3\xa9> is not <nvidia_smi_log>");
+	free(b.s);
 	/* err may be NULL */
 	assert_int_equal(parse_xml_str("<a", &r, NULL, 0), -EINVAL);
 	nvsmi_report_done(&r);
@@ -374,24 +385,24 @@ static void test_xml_entities_refused(void **state)
 	(void)state;
 	static const char *const docs[] = {
 		/* billion laughs */
-		"<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log [\n"
+		("<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log [\n"
 		" <!ENTITY lol \"lol\">\n"
 		" <!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
 		" <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
 		" <!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
-		"]>\n<nvidia_smi_log><timestamp>&lol4;</timestamp></nvidia_smi_log>\n",
+		"]>\n<nvidia_smi_log><timestamp>&lol4;</timestamp></nvidia_smi_log>\n"),
 		/* external entity */
-		"<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log [\n"
+		("<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log [\n"
 		" <!ENTITY xxe SYSTEM \"file:///etc/passwd\">\n]>\n"
 		"<nvidia_smi_log><gpu id=\"1\"><product_name>&xxe;</product_name></gpu>"
-		"</nvidia_smi_log>\n",
+		"</nvidia_smi_log>\n"),
 		/* parameter entity pulling an external DTD */
-		"<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log [\n"
+		("<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log [\n"
 		" <!ENTITY % ext SYSTEM \"http://127.0.0.1:1/evil.dtd\">\n %ext;\n]>\n"
-		"<nvidia_smi_log/>\n",
+		"<nvidia_smi_log/>\n"),
 		/* reference to an entity declared nowhere we read */
-		"<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log SYSTEM \"nvsmi_device_v11.dtd\">\n"
-		"<nvidia_smi_log><timestamp>&undeclared;</timestamp></nvidia_smi_log>\n",
+		("<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log SYSTEM \"nvsmi_device_v11.dtd\">\n"
+		"<nvidia_smi_log><timestamp>&undeclared;</timestamp></nvidia_smi_log>\n"),
 	};
 	static const char *const why[] = { "entity declaration 'lol'", "entity declaration 'xxe'",
 					   "entity declaration 'ext'", "undeclared" };
@@ -789,6 +800,21 @@ static void test_query_damage_rules(void **state)
 	assert_contains(err, "malformed bus id");
 	assert_contains(err, "2 GPU sections but \"Attached GPUs\" is 1");
 	assert_int_equal(r.ngpus, 2);
+	nvsmi_report_done(&r);
+	free(b.s);
+
+	/* neither a malformed bus id nor a non-ASCII key is quoted back: err stays ASCII */
+	b = (struct sb){ 0 };
+	q_header(&b, 1);
+	sb_add(&b, "GPU zz:yy\n");
+	kv(&b, 1, "Product Name", "x");
+	sb_add(&b, "GPU caf\xe9\n");
+	assert_int_equal(parse_query_str(b.s, &r, err, sizeof(err)), -EPROTO);
+	assert_contains(err, "line 9: GPU section header with a malformed bus id");
+	assert_contains(err, "line 11: GPU ? (line 9) ends before");
+	assert_contains(err, "key with a non-ASCII byte");
+	assert_true(util_utf8_valid(err, strlen(err)));
+	assert_string_equal(r.gpus[0].name, "x");
 	nvsmi_report_done(&r);
 	free(b.s);
 

@@ -90,6 +90,7 @@ struct http_req {
 	/* body */
 	char *body;
 	size_t body_len, body_cap, body_seen;
+	size_t discarded; /* bytes thrown away after a refusal decided mid-body */
 	bool body_started;
 
 	void *ctx;
@@ -560,6 +561,16 @@ static size_t route_body_max(const struct http_route *rt)
 static bool first_call(struct http_req *r)
 {
 	struct http_server *s = r->s;
+	/* Content-Length first: whether a body is on its way decides how an early refusal is sent. */
+	const char *cl = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Length");
+	if (cl) {
+		uint64_t v;
+		if (util_parse_u64(cl, INT64_MAX, &v) < 0) {
+			http_reply_error(r, 400, "bad Content-Length");
+			return true;
+		}
+		r->content_length = (int64_t)v;
+	}
 	if (s->verifier) {
 		verify_peer(s, r);
 		if (!r->cs || r->cs->verified != 1) {
@@ -585,18 +596,9 @@ static bool first_call(struct http_req *r)
 		default_not_found(r, rc);
 		return true;
 	}
-	const char *cl = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Length");
-	if (cl) {
-		uint64_t v;
-		if (util_parse_u64(cl, INT64_MAX, &v) < 0) {
-			http_reply_error(r, 400, "bad Content-Length");
-			return true;
-		}
-		r->content_length = (int64_t)v;
-		if (v > route_body_max(r->route)) {
-			http_reply_error(r, 413, "request body too large");
-			return true;
-		}
+	if (r->content_length >= 0 && (uint64_t)r->content_length > route_body_max(r->route)) {
+		http_reply_error(r, 413, "request body too large");
+		return true;
 	}
 	if (r->route->body == HTTP_BODY_STREAM && r->route->body_begin) {
 		r->body_started = true;
@@ -689,12 +691,18 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (!r->replied)
-			take_chunk(r, upload_data, *upload_data_size);
+		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (r->replied)
-			return queue(r);
-		return MHD_YES;
+		if (!r->replied) {
+			take_chunk(r, upload_data, n);
+			return MHD_YES;
+		}
+		if (r->queued)
+			return MHD_YES;
+		/* libmicrohttpd cannot queue a reply while a body is arriving: the refusal is sent
+		 * when the body ends. Discard what still comes, up to a bound; past it, close. */
+		r->discarded += n;
+		return r->discarded > HTTP_DISCARD_MAX_BYTES ? MHD_NO : MHD_YES;
 	}
 	if (r->queued)
 		return MHD_YES;
@@ -787,6 +795,16 @@ const char *http_req_param(struct http_req *r, const char *name)
 const char *http_req_query(struct http_req *r, const char *key)
 {
 	return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);
+}
+const char *http_req_query_n(struct http_req *r, const char *key, size_t *len)
+{
+	const char *v = NULL;
+	size_t n = 0;
+	if (MHD_lookup_connection_value_n(r->c, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &n) !=
+	    MHD_YES)
+		return NULL;
+	*len = v ? n : 0;
+	return v ? v : "";
 }
 bool http_req_has_query(struct http_req *r, const char *key)
 {

@@ -6,7 +6,8 @@
  *  - queues responses on the second call of libmicrohttpd's access handler (keep-alive works);
  *  - enforces a total and a per-IP connection limit, an idle connection timeout and a header
  *    memory cap (HTTP_HEADER_MAX_BYTES), and a body limit per route (413 before the body is read
- *    when Content-Length says so, or as soon as the running count passes it);
+ *    when Content-Length says so; for a chunked body, once it ends, reading and discarding at
+ *    most HTTP_DISCARD_MAX_BYTES past the limit before closing the connection instead);
  *  - with a client CA configured (mTLS), verifies the peer chain with OpenSSL (x509.h) once per
  *    connection and answers 403 before any gate or handler runs when it is missing or untrusted;
  *  - runs the program's gate (authentication) before routing, so unknown paths are protected too;
@@ -41,6 +42,7 @@
 #define HTTP_ROUTE_PARAMS_MAX 4
 #define HTTP_PATH_MAX_BYTES 2048
 #define HTTP_STREAM_TICK_MS 1000
+#define HTTP_DISCARD_MAX_BYTES (1u << 20) /* body read after a mid-body refusal, then close */
 
 enum http_method {
 	HTTP_GET = 1 << 0,
@@ -128,6 +130,8 @@ const char *http_req_route_name(struct http_req *req);
 const char *http_req_param(struct http_req *req, const char *name);
 /* Query argument (percent- and '+'-decoded); NULL if absent. */
 const char *http_req_query(struct http_req *req, const char *key);
+/* The same with the decoded length, which differs from strlen when the value held %00. */
+const char *http_req_query_n(struct http_req *req, const char *key, size_t *len);
 /* True when the raw query string contains the key (even with no value). */
 bool http_req_has_query(struct http_req *req, const char *key);
 const char *http_req_header(struct http_req *req, const char *name);
