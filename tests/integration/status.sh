@@ -484,6 +484,7 @@ systemctl_path = "$BINB/systemctl"
 journalctl_path = "$T/missing/journalctl"
 nvidia_smi_path = "$T/missing/nvidia-smi"
 gpu = false
+cache_ttl_ms = 0
 EOF
 start_agent b.toml
 expect_status 200 "GET /services with no [services.*]" "$BASE/services"
@@ -617,6 +618,8 @@ printf '[status]\njournal_directory = "var/log/journal"\n' >bad.toml
 bad_config "relative journal_directory" 'bad\.toml.*absolute'
 printf '# services\n[services.ok]\nunit = "ok.service"\n\n[services.x]\ndescription = "no unit"\n' >bad.toml
 bad_config "[services.x] without unit" 'bad\.toml:5: .*services\.x.*unit'
+printf '[status]\ngpu = true\n[services.empty]\n' >bad.toml
+bad_config "an empty [services.empty] table" 'bad\.toml:3: .*services\.empty.*unit'
 printf '[services.x]\nunit = "x.service"\nbogus = 1\n' >bad.toml
 bad_config "an unknown key in [services.x]" 'bad\.toml:3: '
 printf '[services.x]\nunit = "--global"\n' >bad.toml

@@ -239,6 +239,58 @@ static void test_xml_every_file(void **state)
 	}
 }
 
+/* Captured by this project on a real H200 (driver 580.159.04, schema v13) with the device check
+ * in docs/device-checks.md: newer than anything in the shared test data. */
+static char *read_fixture(const char *rel, size_t *len)
+{
+	const char *src = getenv("SRCDIR");
+	if (!src || !*src)
+		fail_msg("set SRCDIR (repository root) to find %s", rel);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/fixtures/nvidia-smi/%s", src, rel);
+	FILE *f = fopen(path, "rbe");
+	if (!f)
+		fail_msg("cannot open %s", path);
+	char *buf = malloc(1 << 20);
+	assert_non_null(buf);
+	size_t n = fread(buf, 1, (1 << 20) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static void test_device_h200(void **state)
+{
+	(void)state;
+	size_t len;
+	char err[256];
+	char *buf = read_fixture("h200_x1_580.159.04_device.xml", &len);
+	struct nvsmi_report r;
+	int rc = nvsmi_parse_xml(buf, len, &r, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("rc %d <%s>", rc, err);
+	assert_int_equal(r.ngpus, 1);
+	assert_string_equal(r.driver_version, "580.159.04");
+	assert_string_equal(r.cuda_version, "13.0");
+	assert_string_equal(r.gpus[0].name, "NVIDIA H200");
+	assert_int_equal(r.gpus[0].memory_total_mib, 143771);
+	assert_int_equal(r.gpus[0].temperature_c, 36);
+	assert_near(r.gpus[0].power_draw_w, 77.90);
+	assert_int_equal(r.gpus[0].ecc_volatile_uncorrected, 0);
+	nvsmi_report_done(&r);
+	free(buf);
+	buf = read_fixture("h200_x1_580.159.04_device_q.txt", &len);
+	rc = nvsmi_parse_query(buf, len, &r, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("-q: rc %d <%s>", rc, err);
+	assert_int_equal(r.ngpus, 1);
+	assert_string_equal(r.gpus[0].name, "NVIDIA H200");
+	assert_string_equal(r.driver_version, "580.159.04");
+	nvsmi_report_done(&r);
+	free(buf);
+}
+
 static void test_xml_v100s_x8_last_gpu(void **state)
 {
 	(void)state;
@@ -1146,6 +1198,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xml_every_file),
+		cmocka_unit_test(test_device_h200),
 		cmocka_unit_test(test_xml_v100s_x8_last_gpu),
 		cmocka_unit_test(test_xml_v13_power_and_ecc),
 		cmocka_unit_test(test_xml_minimal_document),

@@ -111,6 +111,7 @@ struct http_server {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned workers;
+	unsigned active; /* requests begun and not completed */
 	struct http_stream *streams;
 	bool stopping;
 	pthread_t ticker;
@@ -659,6 +660,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		if (!r)
 			return MHD_NO;
 		*con_cls = r;
+		pthread_mutex_lock(&s->lock);
+		s->active++;
+		pthread_mutex_unlock(&s->lock);
 		r->s = s;
 		r->c = c;
 		r->t0_us = now_us();
@@ -741,6 +745,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(r->body);
 	free(r->path);
 	free(r);
+	pthread_mutex_lock(&s->lock);
+	s->active--;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* libmicrohttpd hands us its own printf-style format; it is not ours to check. */
@@ -1042,17 +1050,28 @@ void http_server_stop(struct http_server *s)
 	if (s->ticker_started)
 		pthread_join(s->ticker, NULL);
 	if (s->d) {
-		/* Give resumed streams a moment to see 'stopping' and finish. */
-		for (int i = 0; i < 50; i++) {
-			pthread_mutex_lock(&s->lock);
-			bool empty = s->streams == NULL;
+		/* Let requests in flight finish sending their reply (a worker's answer, the end of a
+		 * stream), for at most HTTP_STOP_GRACE_MS; then close whatever is left. */
+		struct timespec deadline;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += HTTP_STOP_GRACE_MS / 1000;
+		pthread_mutex_lock(&s->lock);
+		while (s->active > 0) {
 			resume_all_streams_locked(s);
-			pthread_mutex_unlock(&s->lock);
-			if (empty)
+			struct timespec step;
+			clock_gettime(CLOCK_REALTIME, &step);
+			step.tv_nsec += 20 * 1000 * 1000;
+			if (step.tv_nsec >= 1000000000L) {
+				step.tv_sec++;
+				step.tv_nsec -= 1000000000L;
+			}
+			if (step.tv_sec > deadline.tv_sec ||
+			    (step.tv_sec == deadline.tv_sec && step.tv_nsec > deadline.tv_nsec))
 				break;
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
+			pthread_cond_timedwait(&s->cond, &s->lock, &step);
 		}
+		resume_all_streams_locked(s);
+		pthread_mutex_unlock(&s->lock);
 		MHD_stop_daemon(s->d);
 	}
 	if (s->listen_fd >= 0)

@@ -42,6 +42,7 @@
 #define HTTP_ROUTE_PARAMS_MAX 4
 #define HTTP_PATH_MAX_BYTES 2048
 #define HTTP_STREAM_TICK_MS 1000
+#define HTTP_STOP_GRACE_MS 5000 /* stop waits this long for replies in flight */
 #define HTTP_DISCARD_MAX_BYTES (1u << 20) /* body read after a mid-body refusal, then close */
 
 enum http_method {
