@@ -64,8 +64,8 @@ static void wipe_free(char *s)
 	}
 }
 
-struct auth *auth_new(const char *path, const char *legacy_salt, bool allow_first, char *err,
-                      size_t errlen)
+struct auth *auth_new(const char *path, const char *legacy_salt, bool allow_first,
+                      bool check_only, char *err, size_t errlen)
 {
 	struct auth *a = calloc(1, sizeof(*a));
 	if (!a) {
@@ -88,6 +88,8 @@ struct auth *auth_new(const char *path, const char *legacy_salt, bool allow_firs
 	char *content = NULL;
 	size_t len = 0;
 	int rc = fsx_read_file(a->path, 4096, &content, &len);
+	if (rc == -ENOENT && check_only)
+		return a;
 	if (rc == -ENOENT) {
 		/* system-api creates a missing secret file empty; auth stays off until it is set. */
 		rc = fsx_write_atomic(a->path, "", 0, 0600);

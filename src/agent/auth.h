@@ -24,9 +24,10 @@ struct auth;
 struct http_req;
 
 /* path "" = auth impossible (set-basic-auth answers 501). Returns NULL with err on failure (an
- * unreadable or malformed secret file refuses start-up, as system-api does). */
+ * unreadable or malformed secret file refuses start-up, as system-api does). check_only: never
+ * create the missing file (cloister-agent -n writes nothing). */
 struct auth *auth_new(const char *path, const char *legacy_salt, bool allow_first_over_network,
-                      char *err, size_t errlen);
+                      bool check_only, char *err, size_t errlen);
 void auth_free(struct auth *a);
 bool auth_enabled(struct auth *a);
 /* The server gate: 0 to continue, or a 401/429 reply was sent and <0 returned. */

@@ -149,18 +149,18 @@ int main(int argc, char **argv)
 	char *cert = NULL, *key = NULL;
 
 	a.auth = auth_new(cfg->basic_auth_secret_path, cfg->basic_auth_secret_salt,
-	                  cfg->auth_allow_first_secret_over_network, err, sizeof(err));
+	                  cfg->auth_allow_first_secret_over_network, check_only, err, sizeof(err));
 	if (!a.auth) {
 		log_kv(CLOG_ERROR, "basic auth", "error", err, NULL);
 		goto out;
 	}
 	if (cfg->tls_enabled) {
 		bool renewed = false;
-		if (agent_tls_load(cfg, &cert, &key, &renewed, err, sizeof(err)) < 0) {
+		if (agent_tls_load(cfg, check_only, &cert, &key, &renewed, err, sizeof(err)) < 0) {
 			log_kv(CLOG_ERROR, "tls", "error", err, NULL);
 			goto out;
 		}
-		if (renewed)
+		if (renewed && !check_only)
 			log_kv(CLOG_INFO, "generated a self-signed TLS certificate", "cert",
 			       cfg->tls_cert_path, "key", cfg->tls_key_path, NULL);
 		if (cfg->tls_client_ca_path[0]) {

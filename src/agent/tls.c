@@ -25,8 +25,8 @@ static int generate(const struct settings *s, char *err, size_t errlen)
 	return rc;
 }
 
-int agent_tls_load(const struct settings *s, char **cert_pem, char **key_pem, bool *renewed,
-                   char *err, size_t errlen)
+int agent_tls_load(const struct settings *s, bool check_only, char **cert_pem, char **key_pem,
+                   bool *renewed, char *err, size_t errlen)
 {
 	*cert_pem = *key_pem = NULL;
 	*renewed = false;
@@ -46,9 +46,11 @@ int agent_tls_load(const struct settings *s, char **cert_pem, char **key_pem, bo
 			         s->tls_cert_path, s->tls_key_path);
 			return -ENOENT;
 		}
+		*renewed = true;
+		if (check_only)
+			return 0;
 		if ((rc = generate(s, err, errlen)) < 0)
 			return rc;
-		*renewed = true;
 	}
 	rc = x509_key_matches_cert(s->tls_cert_path, s->tls_key_path);
 	if (rc < 0) {
@@ -72,10 +74,14 @@ int agent_tls_load(const struct settings *s, char **cert_pem, char **key_pem, bo
 			         s->tls_cert_path);
 			return -EKEYEXPIRED;
 		}
+		*renewed = true;
+		if (check_only)
+			return 0;
 		if ((rc = generate(s, err, errlen)) < 0)
 			return rc;
-		*renewed = true;
 	}
+	if (check_only)
+		return 0;
 	size_t len;
 	if ((rc = fsx_read_file(s->tls_cert_path, AGENT_PEM_MAX_BYTES, cert_pem, &len)) < 0 ||
 	    (rc = fsx_read_file(s->tls_key_path, AGENT_PEM_MAX_BYTES, key_pem, &len)) < 0) {

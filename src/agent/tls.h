@@ -17,8 +17,9 @@
 #include "agent/settings.h"
 
 /* Returns 0 with *cert_pem / *key_pem set, or a negative errno with err filled. renewed tells
- * whether a new certificate was generated now. */
-int agent_tls_load(const struct settings *s, char **cert_pem, char **key_pem, bool *renewed,
-                   char *err, size_t errlen);
+ * whether a new certificate was generated now. check_only: validate what exists, generate and
+ * read nothing (*renewed then says a certificate would be generated). */
+int agent_tls_load(const struct settings *s, bool check_only, char **cert_pem, char **key_pem,
+                   bool *renewed, char *err, size_t errlen);
 
 #endif

@@ -275,4 +275,19 @@ run_agent_expect 1 --config config.toml --listen-addr "127.0.0.1:$(cat busy.port
 ok "a port in use refuses start-up (exit 1)"
 kill $busy 2>/dev/null || true
 
+# -n checks and writes nothing: no secret file, no generated certificate, no event log.
+mkdir -p dry && cd dry
+cat >dry.toml <<'EOF2'
+[general]
+basic_auth_secret_path = "secret.txt"
+tls_enabled = true
+tls_create_if_missing = true
+tls_cert_path = "cert.pem"
+tls_key_path = "key.pem"
+EOF2
+run_agent_expect 0 -n --config dry.toml
+[ "$(ls)" = "dry.toml" ] || fail "-n wrote files: $(ls | tr '\n' ' ')"
+ok "-n writes nothing (no secret file, no certificate)"
+cd ..
+
 echo "# config: all checks passed"
