@@ -367,12 +367,18 @@ static int add_service_key(struct settings *s, const struct config_entry *e, con
 	return set_str(dst, e->str);
 }
 
-/* Every configured service needs a unit; without any [services.*] the sek8s allowlist. */
-static int check_services(struct settings *s, const char *file, char *err, size_t errlen)
+/* Every [services.<id>] table, an empty one too, needs a unit; the error points at its header.
+ * Without any [services.*] the sek8s allowlist applies. */
+static int check_services(const struct settings *s, const struct config_doc *doc, const char *file,
+                          char *err, size_t errlen)
 {
-	for (size_t i = 0; i < s->n_services; i++) {
-		if (!s->services[i].unit) {
-			fail(err, errlen, file, 0, "[services.%s] needs a unit", s->services[i].id);
+	for (size_t t = 0; t < doc->n_tables; t++) {
+		const char *tn = doc->tables[t].name;
+		if (strncmp(tn, "services.", 9) != 0)
+			continue;
+		const struct settings_service *sv = settings_service(s, tn + 9);
+		if (!sv || !sv->unit) {
+			fail(err, errlen, file, doc->tables[t].line, "[%s] needs a unit", tn);
 			return -EINVAL;
 		}
 	}
@@ -506,7 +512,7 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 				goto fail;
 			}
 		}
-		if (check_services(s, path, err, errlen) < 0)
+		if (check_services(s, &doc, path, err, errlen) < 0)
 			goto fail;
 		/* system-api: log_max_entries = 0 means the default. */
 		if (s->log_max_entries == 0)

@@ -61,6 +61,7 @@ int uploads_begin(struct http_req *req)
 		mode = st.st_mode & 07777;
 	int rc = fsx_atomic_open(&u->f, up->path, mode);
 	if (rc < 0) {
+		metrics_upload(a, up->name, "failure", 0);
 		ctx_free(u);
 		char msg[512];
 		snprintf(msg, sizeof(msg), "Failed to write content to file: %s", strerror(-rc));

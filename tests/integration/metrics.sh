@@ -112,7 +112,7 @@ expect_val 'cloister_build_info{version="'"$("$AGENT" --version | awk '{print $2
 expect_val 'cloister_gpu_up' == 1
 
 # --- traffic
-for i in 1 2 3; do c -o /dev/null "$BASE/livez"; done
+for _ in 1 2 3; do c -o /dev/null "$BASE/livez"; done
 c -o /dev/null "$BASE/readyz"
 c -o /dev/null "$BASE/api/v1/new_event?message=one"
 c -o /dev/null -X POST "$BASE/api/v1/new_event?message=two"
