@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char out[EVENTS_MESSAGE_MAX_BYTES * 3 + 4], again[EVENTS_MESSAGE_MAX_BYTES * 3 + 4];
 	const char *in = (const char *)data;
-	size_t maxes[2] = {EVENTS_MESSAGE_MAX_BYTES, size ? data[0] % 16 : 0};
+	size_t maxes[2] = { EVENTS_MESSAGE_MAX_BYTES, size ? data[0] % 16 : 0 };
 
 	for (size_t k = 0; k < 2; k++) {
 		size_t max = maxes[k];

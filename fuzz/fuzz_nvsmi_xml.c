@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct nvsmi_report r;
 	char err[256];
 	int rc = nvsmi_parse_xml((const char *)data, size, &r, err, sizeof(err));
-	if (!util_utf8_valid(err, strlen(err)) || r.ngpus > NVSMI_MAX_GPUS || (rc != 0 && r.ngpus != 0))
+	if (!util_utf8_valid(err, strlen(err)) || r.ngpus > NVSMI_MAX_GPUS ||
+	    (rc != 0 && r.ngpus != 0))
 		__builtin_trap();
 	for (size_t i = 0; i < r.ngpus; i++)
 		if (r.gpus[i].nprocs > NVSMI_MAX_PROCESSES || r.gpus[i].index != (int)i)

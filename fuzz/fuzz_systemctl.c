@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (kl == 0 || kl > SYSD_MAX_KEY_BYTES || memchr(p->key, '\n', kl) ||
 			    memchr(p->key, '=', kl))
 				__builtin_trap();
-			if (strlen(p->value) != p->value_len || p->value_len > SYSD_MAX_VALUE_BYTES ||
+			if (strlen(p->value) != p->value_len ||
+			    p->value_len > SYSD_MAX_VALUE_BYTES ||
 			    memchr(p->value, '\n', p->value_len))
 				__builtin_trap();
 			if (sysd_unit_get(unit, p->key) == NULL)

@@ -25,7 +25,8 @@ static json_t *result_json(const struct settings_action *act, const struct proc_
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "action", json_string(act->name));
-	json_object_set_new(o, "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
+	json_object_set_new(o, "exit_code",
+			    r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
 	if (r->term_signal)
 		json_object_set_new(o, "signal", json_integer(r->term_signal));
 	json_object_set_new(o, "timed_out", json_boolean(r->timed_out));
@@ -61,7 +62,8 @@ void actions_handle(struct http_req *req)
 	struct agent *a = http_req_app(req);
 	if (http_req_method_bit(req) != HTTP_POST && !a->cfg->actions_allow_get) {
 		http_reply_header(req, "Allow", "POST");
-		http_reply_error(req, 405, "Actions must be triggered with POST (actions_allow_get = false)");
+		http_reply_error(req, 405,
+				 "Actions must be triggered with POST (actions_allow_get = false)");
 		return;
 	}
 	const char *name = http_req_param(req, "name");
@@ -84,16 +86,16 @@ void actions_handle(struct http_req *req)
 		.stdout_max = (size_t)a->cfg->action_output_max_bytes,
 		.stderr_max = (size_t)a->cfg->action_output_max_bytes,
 	};
-	struct proc_result r = {0};
+	struct proc_result r = { 0 };
 	int rc = proc_run(&o, &r);
 	give_slot(a);
 	if (rc < 0) {
 		metrics_action(a, act->name, "error");
 		agent_event(a, "[system-api] error executing action: %s - error: %s", act->name,
-		            strerror(-rc));
+			    strerror(-rc));
 		char msg[256];
 		snprintf(msg, sizeof(msg), "Failed to execute action: %s - error: %s", act->name,
-		         strerror(-rc));
+			 strerror(-rc));
 		http_reply_error(req, rc == -ENOENT || rc == -EACCES ? 503 : 500, msg);
 		proc_result_done(&r);
 		return;
@@ -101,24 +103,28 @@ void actions_handle(struct http_req *req)
 	json_t *body = result_json(act, &r);
 	if (r.exit_code == 0 && !r.timed_out) {
 		metrics_action(a, act->name, "success");
-		agent_event(a, "[system-api] executing action success: %s = %s", act->name, act->command);
+		agent_event(a, "[system-api] executing action success: %s = %s", act->name,
+			    act->command);
 		json_object_set_new(body, "message", json_string("Action executed successfully"));
 		http_reply_json(req, 200, body);
 	} else {
 		char why[96];
 		if (r.timed_out)
-			snprintf(why, sizeof(why), "timed out after %lld ms", a->cfg->action_timeout_ms);
+			snprintf(why, sizeof(why), "timed out after %lld ms",
+				 a->cfg->action_timeout_ms);
 		else if (r.term_signal)
 			snprintf(why, sizeof(why), "signal: %s", strsignal(r.term_signal));
 		else
 			snprintf(why, sizeof(why), "exit status %d", r.exit_code);
-		size_t elen = r.err_len < AGENT_ACTION_EVENT_STDERR_BYTES ? r.err_len
-		                                                          : AGENT_ACTION_EVENT_STDERR_BYTES;
+		size_t elen = r.err_len < AGENT_ACTION_EVENT_STDERR_BYTES
+				      ? r.err_len
+				      : AGENT_ACTION_EVENT_STDERR_BYTES;
 		metrics_action(a, act->name, r.timed_out ? "timeout" : "failure");
 		agent_event(a, "[system-api] error executing action: %s - error: %s (stderr: %.*s)",
-		            act->name, why, (int)elen, r.err ? r.err : "");
+			    act->name, why, (int)elen, r.err ? r.err : "");
 		char msg[256];
-		snprintf(msg, sizeof(msg), "Failed to execute action: %s - error: %s", act->name, why);
+		snprintf(msg, sizeof(msg), "Failed to execute action: %s - error: %s", act->name,
+			 why);
 		unsigned status = r.timed_out ? 504 : 500;
 		json_object_set_new(body, "code", json_integer(status));
 		json_object_set_new(body, "message", json_string(msg));

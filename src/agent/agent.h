@@ -28,11 +28,11 @@ struct agent {
 	struct pipe_reader *pipe;
 	struct auth *auth;
 	struct http_server *http;
-	struct memo *memo;         /* status command results (TTL + single flight) */
+	struct memo *memo; /* status command results (TTL + single flight) */
 	struct metrics *metrics;
 	bool ready;
 
-	pthread_mutex_t lock;     /* guards the counters below */
+	pthread_mutex_t lock; /* guards the counters below */
 	unsigned actions_running;
 	unsigned followers;
 };

@@ -30,7 +30,7 @@
 struct fail_slot {
 	char addr[48];
 	unsigned failures;
-	int64_t until_ms;   /* refuse attempts before this (monotonic ms) */
+	int64_t until_ms; /* refuse attempts before this (monotonic ms) */
 	int64_t last_ms;
 };
 
@@ -47,10 +47,10 @@ struct auth {
 	bool allow_first;
 
 	pthread_rwlock_t lock;
-	char *stored;          /* NULL or "" = auth off */
+	char *stored; /* NULL or "" = auth off */
 	uint64_t generation;
 
-	pthread_mutex_t mu;    /* guards cache and fails */
+	pthread_mutex_t mu; /* guards cache and fails */
 	unsigned char cache_key[crypto_generichash_KEYBYTES];
 	struct cache_slot cache[AUTH_CACHE_SLOTS];
 	struct fail_slot *fails;
@@ -64,8 +64,8 @@ static void wipe_free(char *s)
 	}
 }
 
-struct auth *auth_new(const char *path, const char *legacy_salt, bool allow_first,
-                      bool check_only, char *err, size_t errlen)
+struct auth *auth_new(const char *path, const char *legacy_salt, bool allow_first, bool check_only,
+		      char *err, size_t errlen)
 {
 	struct auth *a = calloc(1, sizeof(*a));
 	if (!a) {
@@ -108,8 +108,9 @@ struct auth *auth_new(const char *path, const char *legacy_salt, bool allow_firs
 		secret_wipe(content, len);
 		free(content);
 		snprintf(err, errlen,
-		         "%s: not a basic-auth secret (want empty, 64 hex characters or an argon2id hash)",
-		         a->path);
+			 "%s: not a basic-auth secret (want empty, 64 hex characters or an "
+			 "argon2id hash)",
+			 a->path);
 		goto fail;
 	}
 	if (kind != SECRET_KIND_EMPTY) {
@@ -211,7 +212,8 @@ static void record_success(struct auth *a, const char *addr)
 
 static void digest_pw(struct auth *a, const char *pw, size_t len, unsigned char out[32])
 {
-	crypto_generichash(out, 32, (const unsigned char *)pw, len, a->cache_key, sizeof(a->cache_key));
+	crypto_generichash(out, 32, (const unsigned char *)pw, len, a->cache_key,
+			   sizeof(a->cache_key));
 }
 
 static bool cache_hit(struct auth *a, const unsigned char d[32], uint64_t gen)
@@ -319,8 +321,8 @@ void auth_handle_set(struct http_req *req)
 	 * system-api's trust on first use, which the config can switch off. */
 	if (!auth_enabled(a) && !a->allow_first) {
 		http_reply_error(req, 403,
-		                 "setting the first secret over the network is disabled; write the "
-		                 "secret file instead");
+				 "setting the first secret over the network is disabled; write the "
+				 "secret file instead");
 		return;
 	}
 	size_t len = 0;

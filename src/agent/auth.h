@@ -27,7 +27,7 @@ struct http_req;
  * unreadable or malformed secret file refuses start-up, as system-api does). check_only: never
  * create the missing file (cloister-agent -n writes nothing). */
 struct auth *auth_new(const char *path, const char *legacy_salt, bool allow_first_over_network,
-                      bool check_only, char *err, size_t errlen);
+		      bool check_only, char *err, size_t errlen);
 void auth_free(struct auth *a);
 bool auth_enabled(struct auth *a);
 /* The server gate: 0 to continue, or a 401/429 reply was sent and <0 returned. */

@@ -51,7 +51,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EVENTS_FILE_MAGIC "\x89" "CLOISTER-EVT\r\n\x01"
+#define EVENTS_FILE_MAGIC                                                                          \
+	"\x89"                                                                                     \
+	"CLOISTER-EVT\r\n\x01"
 #define EVENTS_FILE_MAGIC_BYTES 16
 #define EVENTS_REC_MAGIC 0x01FF5645u
 #define EVENTS_REC_HDR_BYTES 28
@@ -87,13 +89,13 @@ struct events {
 	size_t bcap, bhead, bused; /* bused = sum of the kept messages' lengths */
 	uint64_t last_seq;
 
-	char *path; /* NULL = memory only */
-	int fd;     /* O_APPEND; -1 after a failed reopen (retried on the next append) */
-	off_t file_size;            /* bytes known good */
-	bool file_dirty;            /* a failed write may have left bytes past file_size */
-	size_t file_records;        /* records in the file */
-	uint64_t file_msg_bytes;    /* message bytes in the file */
-	size_t compact_skip;        /* appends to wait after a failed compaction */
+	char *path;          /* NULL = memory only */
+	int fd;              /* O_APPEND; -1 after a failed reopen (retried on the next append) */
+	off_t file_size;     /* bytes known good */
+	bool file_dirty;     /* a failed write may have left bytes past file_size */
+	size_t file_records; /* records in the file */
+	uint64_t file_msg_bytes; /* message bytes in the file */
+	size_t compact_skip;     /* appends to wait after a failed compaction */
 	uint64_t synced_seq;
 	unsigned char rec[EVENTS_REC_MAX_BYTES];
 
@@ -119,7 +121,8 @@ static void crc_init(void)
 	}
 	for (uint32_t i = 0; i < 256; i++)
 		for (int t = 1; t < 8; t++)
-			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
+					  crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
 static uint32_t crc_update(uint32_t crc, const unsigned char *p, size_t n)
@@ -127,10 +130,11 @@ static uint32_t crc_update(uint32_t crc, const unsigned char *p, size_t n)
 	crc = ~crc;
 	while (n >= 8) {
 		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-		                     (uint32_t)p[3] << 24);
+				     (uint32_t)p[3] << 24);
 		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
-		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^ crc_table[3][p[4]] ^
-		      crc_table[2][p[5]] ^ crc_table[1][p[6]] ^ crc_table[0][p[7]];
+		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+		      crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^
+		      crc_table[0][p[7]];
 		p += 8;
 		n -= 8;
 	}
@@ -226,7 +230,7 @@ static bool is_control(unsigned char c)
 
 size_t events_sanitize(const char *in, size_t len, char *out, size_t outcap, size_t max)
 {
-	static const char fffd[3] = {'\xEF', '\xBF', '\xBD'};
+	static const char fffd[3] = { '\xEF', '\xBF', '\xBD' };
 	const unsigned char *s = (const unsigned char *)in;
 	size_t limit = max < outcap ? max : outcap;
 	size_t i = 0, o = 0;
@@ -353,15 +357,17 @@ static void evict_oldest(struct events *ev)
 /* Adds an entry after reserve() succeeded; len <= max_bytes. Evicting before adding is the same
  * as system-api's "add, then drop the oldest while over" because the new entry always fits. */
 static void push(struct events *ev, uint64_t seq, int64_t ns, const char *msg, size_t len,
-                 uint32_t crc)
+		 uint32_t crc)
 {
-	while (ev->ecount > 0 && (ev->ecount + 1 > ev->max_entries || ev->bused + len > ev->max_bytes))
+	while (ev->ecount > 0 &&
+	       (ev->ecount + 1 > ev->max_entries || ev->bused + len > ev->max_bytes))
 		evict_oldest(ev);
 	size_t off = (ev->bhead + ev->bused) % ev->bcap;
 	ring_put(ev, off, msg, len);
 	ev->bused += len;
 	*ent_at(ev, ev->ecount) = (struct entry){
-		.seq = seq, .ns = ns, .off = off, .len = (uint32_t)len, .crc = crc};
+		.seq = seq, .ns = ns, .off = off, .len = (uint32_t)len, .crc = crc
+	};
 	ev->ecount++;
 }
 
@@ -387,7 +393,7 @@ static size_t find_after(struct events *ev, uint64_t after)
 static bool file_needs_compaction(const struct events *ev)
 {
 	return (ev->file_records > 2 * ev->max_entries ||
-	        ev->file_msg_bytes > 2 * (uint64_t)ev->max_bytes) &&
+		ev->file_msg_bytes > 2 * (uint64_t)ev->max_bytes) &&
 	       ev->file_size > (off_t)EVENTS_COMPACT_MIN_FILE_BYTES;
 }
 
@@ -439,7 +445,8 @@ static void maybe_compact(struct events *ev)
 		return;
 	}
 	if (compact(ev) < 0 && ev->fd >= 0)
-		ev->compact_skip = ev->max_entries; /* e.g. disk full: do not retry on every append */
+		ev->compact_skip =
+			ev->max_entries; /* e.g. disk full: do not retry on every append */
 }
 
 /* Makes the append fd usable: reopens it after a failed compaction, and cuts off whatever a
@@ -496,7 +503,8 @@ static int load_window(struct loader *l, off_t off, size_t want, const unsigned 
 	if (off < l->bstart || off + (off_t)want > l->bstart + (off_t)l->blen) {
 		size_t got = 0;
 		while (got < EVENTS_LOAD_BUF_BYTES && off + (off_t)got < l->size) {
-			ssize_t n = pread(l->fd, l->buf + got, EVENTS_LOAD_BUF_BYTES - got, off + (off_t)got);
+			ssize_t n = pread(l->fd, l->buf + got, EVENTS_LOAD_BUF_BYTES - got,
+					  off + (off_t)got);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0)
@@ -517,7 +525,7 @@ static int load_window(struct loader *l, off_t off, size_t want, const unsigned 
 /* Decodes the record at p (avail bytes). Returns its total length, or 0 if it is not a whole
  * valid record. */
 static size_t rec_parse(const unsigned char *p, size_t avail, uint64_t *seq, int64_t *ns,
-                        uint32_t *len, uint32_t *crc)
+			uint32_t *len, uint32_t *crc)
 {
 	if (avail < EVENTS_REC_HDR_BYTES || get32(p) != EVENTS_REC_MAGIC)
 		return 0;
@@ -557,7 +565,8 @@ static int check_torn_tail(struct loader *l, off_t off)
 
 static int create_file(struct events *ev)
 {
-	int r = fsx_write_atomic(ev->path, EVENTS_FILE_MAGIC, EVENTS_FILE_MAGIC_BYTES, EVENTS_FILE_MODE);
+	int r = fsx_write_atomic(ev->path, EVENTS_FILE_MAGIC, EVENTS_FILE_MAGIC_BYTES,
+				 EVENTS_FILE_MODE);
 	if (r < 0)
 		return r;
 	ev->file_size = EVENTS_FILE_MAGIC_BYTES;
@@ -584,7 +593,7 @@ static int load_file(struct events *ev)
 	_cleanup_free_ unsigned char *buf = malloc(EVENTS_LOAD_BUF_BYTES);
 	if (!buf)
 		return -ENOMEM;
-	struct loader l = {.fd = rfd, .size = st.st_size, .buf = buf};
+	struct loader l = { .fd = rfd, .size = st.st_size, .buf = buf };
 	const unsigned char *p;
 	if (st.st_size < EVENTS_FILE_MAGIC_BYTES)
 		return -EBADMSG;
@@ -660,7 +669,8 @@ int events_open(const struct events_opts *o, struct events **out)
 		return -E2BIG;
 	size_t max_msg = o->max_message_bytes;
 	if (!max_msg)
-		max_msg = max_bytes < EVENTS_MESSAGE_MAX_BYTES ? max_bytes : EVENTS_MESSAGE_MAX_BYTES;
+		max_msg =
+			max_bytes < EVENTS_MESSAGE_MAX_BYTES ? max_bytes : EVENTS_MESSAGE_MAX_BYTES;
 	if (max_msg > max_bytes)
 		return -EINVAL;
 	if (o->path && !*o->path)
@@ -827,7 +837,9 @@ ssize_t events_list(struct events *ev, uint64_t after, size_t limit, struct even
 		const struct entry *e = ent_at(ev, i0 + i);
 		ring_get(ev, e->off, p, e->len);
 		p[e->len] = '\0';
-		list[i] = (struct event){.seq = e->seq, .received_ns = e->ns, .message = p, .len = e->len};
+		list[i] = (struct event){
+			.seq = e->seq, .received_ns = e->ns, .message = p, .len = e->len
+		};
 		p += e->len + 1;
 	}
 	pthread_mutex_unlock(&ev->lock);
@@ -878,7 +890,7 @@ int events_subscribe(struct events *ev, void (*cb)(void *ud), void *ud)
 		if (ev->next_id == INT32_MAX)
 			ev->next_id = 0;
 		r = ++ev->next_id;
-		*s = (struct sub){.id = r, .active = true, .cb = cb, .ud = ud};
+		*s = (struct sub){ .id = r, .active = true, .cb = cb, .ud = ud };
 		atomic_fetch_add_explicit(&ev->nsubs, 1, memory_order_release);
 		break;
 	}
@@ -898,7 +910,7 @@ void events_unsubscribe(struct events *ev, int id)
 		s->active = false;
 		while (s->running > 0)
 			pthread_cond_wait(&ev->sub_cond, &ev->sub_lock);
-		*s = (struct sub){0};
+		*s = (struct sub){ 0 };
 		atomic_fetch_sub_explicit(&ev->nsubs, 1, memory_order_release);
 		break;
 	}

@@ -50,8 +50,9 @@ static int event_json(json_t *arr, const struct event *e, bool with_seq)
 	char ts[UTIL_TIME_BUF];
 	util_rfc3339_nano(ts, e->received_ns);
 	json_t *o = with_seq ? json_pack("{s:I,s:s,s:s%}", "seq", (json_int_t)e->seq, "received_at",
-	                                 ts, "message", e->message, e->len)
-	                     : json_pack("{s:s,s:s%}", "received_at", ts, "message", e->message, e->len);
+					 ts, "message", e->message, e->len)
+			     : json_pack("{s:s,s:s%}", "received_at", ts, "message", e->message,
+					 e->len);
 	if (!o)
 		return -ENOMEM;
 	return json_array_append_new(arr, o) == 0 ? 0 : -ENOMEM;
@@ -78,14 +79,16 @@ void events_http_new(struct http_req *req)
 	struct agent *a = http_req_app(req);
 	if (http_req_method_bit(req) != HTTP_POST && !a->cfg->new_event_allow_get) {
 		http_reply_header(req, "Allow", "POST");
-		http_reply_error(req, 405, "Events must be sent with POST (new_event_allow_get = false)");
+		http_reply_error(req, 405,
+				 "Events must be sent with POST (new_event_allow_get = false)");
 		return;
 	}
 	size_t len = 0;
 	const char *msg = http_req_query_n(req, "message", &len);
 	if (msg) {
 		if (memchr(msg, '\0', len)) {
-			http_reply_error(req, 400, "message must be UTF-8 text without control characters");
+			http_reply_error(req, 400,
+					 "message must be UTF-8 text without control characters");
 			return;
 		}
 	} else if (http_req_method_bit(req) == HTTP_POST) {
@@ -238,8 +241,9 @@ static void start_follow(struct http_req *req, uint64_t after, bool text)
 		http_reply_error(req, 429, "Too many follow streams");
 		return;
 	}
-	f->st = http_reply_stream(req, 200, text ? "text/plain; charset=utf-8" : "application/x-ndjson",
-	                          follower_read, follower_done, f);
+	f->st = http_reply_stream(req, 200,
+				  text ? "text/plain; charset=utf-8" : "application/x-ndjson",
+				  follower_read, follower_done, f);
 	/* On failure http_reply_stream has called follower_done and replied. */
 }
 

@@ -30,13 +30,14 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: cloister-agent [--config FILE] [--listen-addr HOST:PORT] [--pipe-file PATH] [-n]\n"
-	        "  --config FILE        systemapi-config.toml (flashbots system-api format + [cloister])\n"
-	        "  --listen-addr ADDR   overrides [general] listen_addr\n"
-	        "  --pipe-file PATH     overrides [general] pipe_file\n"
-	        "  -n, --check          check the configuration and exit\n"
-	        "  --version            print the version\n");
+	fprintf(f, "usage: cloister-agent [--config FILE] [--listen-addr HOST:PORT] [--pipe-file "
+		   "PATH] [-n]\n"
+		   "  --config FILE        systemapi-config.toml (flashbots system-api format + "
+		   "[cloister])\n"
+		   "  --listen-addr ADDR   overrides [general] listen_addr\n"
+		   "  --pipe-file PATH     overrides [general] pipe_file\n"
+		   "  -n, --check          check the configuration and exit\n"
+		   "  --version            print the version\n");
 }
 
 static void on_pipe_line(void *ud, const char *msg, size_t len)
@@ -78,16 +79,16 @@ static int wait_for_signal(void)
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
-	struct settings_overrides ov = {0};
+	struct settings_overrides ov = { 0 };
 	bool check_only = false;
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"listen-addr", required_argument, NULL, 'l'},
-		{"pipe-file", required_argument, NULL, 'p'},
-		{"check", no_argument, NULL, 'n'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen-addr", required_argument, NULL, 'l' },
+		{ "pipe-file", required_argument, NULL, 'p' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "c:l:p:nh", longopts, NULL)) != -1) {
@@ -144,12 +145,12 @@ int main(int argc, char **argv)
 	}
 
 	int status = 1;
-	struct agent a = {.cfg = cfg};
+	struct agent a = { .cfg = cfg };
 	pthread_mutex_init(&a.lock, NULL);
 	char *cert = NULL, *key = NULL;
 
 	a.auth = auth_new(cfg->basic_auth_secret_path, cfg->basic_auth_secret_salt,
-	                  cfg->auth_allow_first_secret_over_network, check_only, err, sizeof(err));
+			  cfg->auth_allow_first_secret_over_network, check_only, err, sizeof(err));
 	if (!a.auth) {
 		log_kv(CLOG_ERROR, "basic auth", "error", err, NULL);
 		goto out;
@@ -165,9 +166,9 @@ int main(int argc, char **argv)
 			       cfg->tls_cert_path, "key", cfg->tls_key_path, NULL);
 		if (cfg->tls_client_ca_path[0]) {
 			struct x509_verifier *v = x509_verifier_new(
-			        cfg->tls_client_ca_path,
-			        cfg->tls_client_crl_path[0] ? cfg->tls_client_crl_path : NULL, err,
-			        sizeof(err));
+				cfg->tls_client_ca_path,
+				cfg->tls_client_crl_path[0] ? cfg->tls_client_crl_path : NULL, err,
+				sizeof(err));
 			if (!v) {
 				log_kv(CLOG_ERROR, "mTLS client CA", "error", err, NULL);
 				goto out;
@@ -210,8 +211,8 @@ int main(int argc, char **argv)
 		.client_crl_path = cfg->tls_client_crl_path[0] ? cfg->tls_client_crl_path : NULL,
 	};
 	long long tmo_ms = cfg->http_read_timeout_ms > cfg->http_write_timeout_ms
-	                           ? cfg->http_read_timeout_ms
-	                           : cfg->http_write_timeout_ms;
+				   ? cfg->http_read_timeout_ms
+				   : cfg->http_write_timeout_ms;
 	struct http_server_opts ho = {
 		.listen_addr = cfg->listen_addr,
 		.routes = routes,
@@ -221,7 +222,7 @@ int main(int argc, char **argv)
 		.conn_limit = (unsigned)cfg->max_connections,
 		.per_ip_limit = (unsigned)cfg->max_connections_per_ip,
 		.timeout_s = tmo_ms > 0 ? (unsigned)((tmo_ms + 999) / 1000)
-		                        : (unsigned)cfg->connection_timeout_s,
+					: (unsigned)cfg->connection_timeout_s,
 		.threads = (unsigned)cfg->http_threads,
 		.gate = auth_gate,
 		.not_found = routes_not_found,
@@ -235,10 +236,11 @@ int main(int argc, char **argv)
 	}
 	if (cfg->pipe_file[0]) {
 		rc = pipe_reader_start(cfg->pipe_file, (size_t)cfg->event_max_bytes, on_pipe_line,
-		                       on_pipe_batch, &a, &a.pipe);
+				       on_pipe_batch, &a, &a.pipe);
 		if (rc < 0) {
-			log_kv(CLOG_ERROR, "cannot open the named pipe", "file", cfg->pipe_file, "error",
-			       rc == -EEXIST ? "exists and is not a FIFO" : strerror(-rc), NULL);
+			log_kv(CLOG_ERROR, "cannot open the named pipe", "file", cfg->pipe_file,
+			       "error", rc == -EEXIST ? "exists and is not a FIFO" : strerror(-rc),
+			       NULL);
 			goto out;
 		}
 	}

@@ -18,7 +18,7 @@ struct http_req;
 int metrics_init(struct agent *a);
 void metrics_free(struct agent *a);
 void metrics_http(void *app, const char *route, const char *method, unsigned status,
-                  int64_t duration_us);
+		  int64_t duration_us);
 void metrics_event(struct agent *a, const char *source);
 void metrics_action(struct agent *a, const char *name, const char *result);
 void metrics_upload(struct agent *a, const char *name, const char *result, uint64_t bytes);

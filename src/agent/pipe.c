@@ -72,7 +72,7 @@ static int make_fifo(const char *path)
 /* Sleeps up to ms (-1: for ever) unless asked to stop. Returns true when stopping. */
 static bool wait_stop(struct pipe_reader *pr, int ms)
 {
-	struct pollfd p = {.fd = pr->efd, .events = POLLIN};
+	struct pollfd p = { .fd = pr->efd, .events = POLLIN };
 	if (atomic_load(&pr->stop))
 		return true;
 	if (poll(&p, 1, ms) > 0)
@@ -186,7 +186,8 @@ static void *reader_main(void *arg)
 				continue;
 			}
 		}
-		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = pr->efd, .events = POLLIN}};
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = pr->efd, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0) {
 			if (errno != EINTR && wait_stop(pr, PIPE_RETRY_MS))
 				break;
@@ -232,8 +233,8 @@ static void reader_free(struct pipe_reader *pr)
 }
 
 int pipe_reader_start(const char *path, size_t max_line,
-                      void (*on_line)(void *ud, const char *msg, size_t len),
-                      void (*on_batch_end)(void *ud), void *ud, struct pipe_reader **out)
+		      void (*on_line)(void *ud, const char *msg, size_t len),
+		      void (*on_batch_end)(void *ud), void *ud, struct pipe_reader **out)
 {
 	if (!path || !*path || !on_line || !out || max_line == 0)
 		return -EINVAL;

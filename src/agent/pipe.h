@@ -33,8 +33,8 @@
 #define PIPE_LINE_MAX_BYTES EVENTS_MESSAGE_MAX_BYTES
 #define PIPE_READ_CHUNK_BYTES (64u * 1024u)
 #define PIPE_BATCH_MAX_READS 64
-#define PIPE_FIFO_MODE 0620      /* owner reads and writes, group writes */
-#define PIPE_RETRY_MS 1000       /* wait before reopening after an unexpected error */
+#define PIPE_FIFO_MODE 0620 /* owner reads and writes, group writes */
+#define PIPE_RETRY_MS 1000  /* wait before reopening after an unexpected error */
 
 struct pipe_reader;
 
@@ -45,8 +45,8 @@ struct pipe_reader;
  * -EINVAL (NULL path or on_line, max_line 0), -E2BIG (max_line > PIPE_LINE_MAX_BYTES), -EEXIST,
  * -ENOMEM or another -errno (mkfifo, thread creation). */
 int pipe_reader_start(const char *path, size_t max_line,
-                      void (*on_line)(void *ud, const char *msg, size_t len),
-                      void (*on_batch_end)(void *ud), void *ud, struct pipe_reader **out);
+		      void (*on_line)(void *ud, const char *msg, size_t len),
+		      void (*on_batch_end)(void *ud), void *ud, struct pipe_reader **out);
 
 /* Stops the thread (whether it waits for a writer, for data, or is in a callback), joins it and
  * frees the reader. A partial line still buffered is dropped. NULL ok. */

@@ -25,9 +25,10 @@ static void handle_readyz(struct http_req *req)
 		return;
 	}
 	http_reply_json(req, 200,
-	                json_pack("{s:s,s:s,s:b,s:b,s:I}", "status", "ready", "version", CLOISTER_VERSION,
-	                          "auth", auth_enabled(a->auth), "tls", a->cfg->tls_enabled,
-	                          "last_event_seq", (json_int_t)events_last_seq(a->events)));
+			json_pack("{s:s,s:s,s:b,s:b,s:I}", "status", "ready", "version",
+				  CLOISTER_VERSION, "auth", auth_enabled(a->auth), "tls",
+				  a->cfg->tls_enabled, "last_event_seq",
+				  (json_int_t)events_last_seq(a->events)));
 }
 
 static void handle_not_found(struct http_req *req)
@@ -42,25 +43,29 @@ static void handle_not_found(struct http_req *req)
 const struct http_route *routes_table(struct agent *a, size_t *n)
 {
 	static struct http_route t[] = {
-		{HTTP_GET, "/", handle_livez, .name = "/"},
-		{HTTP_GET, "/livez", handle_livez},
-		{HTTP_GET, "/readyz", handle_readyz},
-		{GP, "/api/v1/new_event", events_http_new, HTTP_BODY_BUFFER, AGENT_EVENT_MAX_BYTES_CEILING + 2},
-		{HTTP_GET, "/api/v1/events", events_http_list},
-		{HTTP_GET, "/logs", events_http_logs},
-		{GP, "/api/v1/actions/{name}", actions_handle, .flags = HTTP_ROUTE_BLOCKING},
-		{HTTP_POST, "/api/v1/file-upload/{name}", uploads_finish, HTTP_BODY_STREAM, 0,
-		 .body_begin = uploads_begin, .body_chunk = uploads_chunk, .cleanup = uploads_cleanup},
-		{HTTP_GET, "/health", status_health},
-		{HTTP_GET, "/services", status_services},
-		{HTTP_GET, "/services/{id}/status", status_service_status, .flags = HTTP_ROUTE_BLOCKING},
-		{HTTP_GET, "/services/{id}/logs", status_service_logs, .flags = HTTP_ROUTE_BLOCKING},
-		{HTTP_GET, "/gpu/nvidia-smi", status_nvidia_smi, .flags = HTTP_ROUTE_BLOCKING},
-		{HTTP_GET, "/gpu", status_gpu, .flags = HTTP_ROUTE_BLOCKING},
-		{HTTP_GET, "/overview", status_overview, .flags = HTTP_ROUTE_BLOCKING},
-		{HTTP_GET, "/metrics", metrics_handle, .flags = HTTP_ROUTE_BLOCKING},
-		{HTTP_POST, "/api/v1/set-basic-auth", auth_handle_set, HTTP_BODY_BUFFER,
-		 AGENT_PASSWORD_MAX_BYTES, .flags = HTTP_ROUTE_BLOCKING},
+		{ HTTP_GET, "/", handle_livez, .name = "/" },
+		{ HTTP_GET, "/livez", handle_livez },
+		{ HTTP_GET, "/readyz", handle_readyz },
+		{ GP, "/api/v1/new_event", events_http_new, HTTP_BODY_BUFFER,
+		  AGENT_EVENT_MAX_BYTES_CEILING + 2 },
+		{ HTTP_GET, "/api/v1/events", events_http_list },
+		{ HTTP_GET, "/logs", events_http_logs },
+		{ GP, "/api/v1/actions/{name}", actions_handle, .flags = HTTP_ROUTE_BLOCKING },
+		{ HTTP_POST, "/api/v1/file-upload/{name}", uploads_finish, HTTP_BODY_STREAM, 0,
+		  .body_begin = uploads_begin, .body_chunk = uploads_chunk,
+		  .cleanup = uploads_cleanup },
+		{ HTTP_GET, "/health", status_health },
+		{ HTTP_GET, "/services", status_services },
+		{ HTTP_GET, "/services/{id}/status", status_service_status,
+		  .flags = HTTP_ROUTE_BLOCKING },
+		{ HTTP_GET, "/services/{id}/logs", status_service_logs,
+		  .flags = HTTP_ROUTE_BLOCKING },
+		{ HTTP_GET, "/gpu/nvidia-smi", status_nvidia_smi, .flags = HTTP_ROUTE_BLOCKING },
+		{ HTTP_GET, "/gpu", status_gpu, .flags = HTTP_ROUTE_BLOCKING },
+		{ HTTP_GET, "/overview", status_overview, .flags = HTTP_ROUTE_BLOCKING },
+		{ HTTP_GET, "/metrics", metrics_handle, .flags = HTTP_ROUTE_BLOCKING },
+		{ HTTP_POST, "/api/v1/set-basic-auth", auth_handle_set, HTTP_BODY_BUFFER,
+		  AGENT_PASSWORD_MAX_BYTES, .flags = HTTP_ROUTE_BLOCKING },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (t[i].handler == uploads_finish)

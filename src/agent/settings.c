@@ -25,53 +25,54 @@
 #define S "status"
 
 static const struct config_key keys[] = {
-	{G, "listen_addr", CONFIG_STRING, 0, 0},
-	{G, "pipe_file", CONFIG_STRING, 0, 0},
-	{G, "log_json", CONFIG_BOOL, 0, 0},
-	{G, "log_debug", CONFIG_BOOL, 0, 0},
-	{G, "pprof", CONFIG_BOOL, 0, 0},
-	{G, "log_max_entries", CONFIG_INT, 0, AGENT_EVENTS_MAX_ENTRIES_CEILING},
-	{G, "basic_auth_secret_path", CONFIG_STRING, 0, 0},
-	{G, "basic_auth_secret_salt", CONFIG_STRING, 0, 0},
-	{G, "http_read_timeout_ms", CONFIG_INT, 0, 3600 * 1000},
-	{G, "http_write_timeout_ms", CONFIG_INT, 0, 3600 * 1000},
-	{G, "tls_enabled", CONFIG_BOOL, 0, 0},
-	{G, "tls_create_if_missing", CONFIG_BOOL, 0, 0},
-	{G, "tls_cert_hosts", CONFIG_STRING_ARRAY, 0, 0},
-	{G, "tls_cert_path", CONFIG_STRING, 0, 0},
-	{G, "tls_key_path", CONFIG_STRING, 0, 0},
-	{C, "events_file", CONFIG_STRING, 0, 0},
-	{C, "events_max_bytes", CONFIG_INT, 4096, AGENT_EVENTS_MAX_BYTES_CEILING},
-	{C, "event_max_bytes", CONFIG_INT, 64, AGENT_EVENT_MAX_BYTES_CEILING},
-	{C, "action_timeout_ms", CONFIG_INT, 10, AGENT_ACTION_TIMEOUT_CEILING_MS},
-	{C, "action_max_concurrent", CONFIG_INT, 1, AGENT_ACTION_CONCURRENT_CEILING},
-	{C, "action_output_max_bytes", CONFIG_INT, 0, AGENT_ACTION_OUTPUT_CEILING_BYTES},
-	{C, "actions_allow_get", CONFIG_BOOL, 0, 0},
-	{C, "new_event_allow_get", CONFIG_BOOL, 0, 0},
-	{C, "upload_max_bytes", CONFIG_INT, 0, (long long)AGENT_UPLOAD_MAX_CEILING_BYTES},
-	{C, "auth_allow_first_secret_over_network", CONFIG_BOOL, 0, 0},
-	{C, "tls_client_ca_path", CONFIG_STRING, 0, 0},
-	{C, "tls_client_crl_path", CONFIG_STRING, 0, 0},
-	{C, "tls_cert_days", CONFIG_INT, 1, 3650},
-	{C, "max_connections", CONFIG_INT, 1, AGENT_CONN_LIMIT_CEILING},
-	{C, "max_connections_per_ip", CONFIG_INT, 1, AGENT_CONN_LIMIT_CEILING},
-	{C, "connection_timeout_s", CONFIG_INT, 1, 3600},
-	{C, "http_threads", CONFIG_INT, 1, AGENT_HTTP_THREADS_CEILING},
-	{S, "systemctl_path", CONFIG_STRING, 0, 0},
-	{S, "journalctl_path", CONFIG_STRING, 0, 0},
-	{S, "nvidia_smi_path", CONFIG_STRING, 0, 0},
-	{S, "journal_directory", CONFIG_STRING, 0, 0},
-	{S, "gpu", CONFIG_BOOL, 0, 0},
-	{S, "command_timeout_ms", CONFIG_INT, 10, AGENT_STATUS_TIMEOUT_CEILING_MS},
-	{S, "max_output_bytes", CONFIG_INT, AGENT_STATUS_OUTPUT_MIN_BYTES, AGENT_STATUS_OUTPUT_CEILING_BYTES},
-	{S, "log_lines_max", CONFIG_INT, 100, AGENT_LOG_LINES_CEILING},
-	{S, "cache_ttl_ms", CONFIG_INT, 0, AGENT_CACHE_TTL_CEILING_MS},
-	{"actions", NULL, CONFIG_STRING, 0, 0},
-	{"file_uploads", NULL, CONFIG_STRING, 0, 0},
+	{ G, "listen_addr", CONFIG_STRING, 0, 0 },
+	{ G, "pipe_file", CONFIG_STRING, 0, 0 },
+	{ G, "log_json", CONFIG_BOOL, 0, 0 },
+	{ G, "log_debug", CONFIG_BOOL, 0, 0 },
+	{ G, "pprof", CONFIG_BOOL, 0, 0 },
+	{ G, "log_max_entries", CONFIG_INT, 0, AGENT_EVENTS_MAX_ENTRIES_CEILING },
+	{ G, "basic_auth_secret_path", CONFIG_STRING, 0, 0 },
+	{ G, "basic_auth_secret_salt", CONFIG_STRING, 0, 0 },
+	{ G, "http_read_timeout_ms", CONFIG_INT, 0, 3600 * 1000 },
+	{ G, "http_write_timeout_ms", CONFIG_INT, 0, 3600 * 1000 },
+	{ G, "tls_enabled", CONFIG_BOOL, 0, 0 },
+	{ G, "tls_create_if_missing", CONFIG_BOOL, 0, 0 },
+	{ G, "tls_cert_hosts", CONFIG_STRING_ARRAY, 0, 0 },
+	{ G, "tls_cert_path", CONFIG_STRING, 0, 0 },
+	{ G, "tls_key_path", CONFIG_STRING, 0, 0 },
+	{ C, "events_file", CONFIG_STRING, 0, 0 },
+	{ C, "events_max_bytes", CONFIG_INT, 4096, AGENT_EVENTS_MAX_BYTES_CEILING },
+	{ C, "event_max_bytes", CONFIG_INT, 64, AGENT_EVENT_MAX_BYTES_CEILING },
+	{ C, "action_timeout_ms", CONFIG_INT, 10, AGENT_ACTION_TIMEOUT_CEILING_MS },
+	{ C, "action_max_concurrent", CONFIG_INT, 1, AGENT_ACTION_CONCURRENT_CEILING },
+	{ C, "action_output_max_bytes", CONFIG_INT, 0, AGENT_ACTION_OUTPUT_CEILING_BYTES },
+	{ C, "actions_allow_get", CONFIG_BOOL, 0, 0 },
+	{ C, "new_event_allow_get", CONFIG_BOOL, 0, 0 },
+	{ C, "upload_max_bytes", CONFIG_INT, 0, (long long)AGENT_UPLOAD_MAX_CEILING_BYTES },
+	{ C, "auth_allow_first_secret_over_network", CONFIG_BOOL, 0, 0 },
+	{ C, "tls_client_ca_path", CONFIG_STRING, 0, 0 },
+	{ C, "tls_client_crl_path", CONFIG_STRING, 0, 0 },
+	{ C, "tls_cert_days", CONFIG_INT, 1, 3650 },
+	{ C, "max_connections", CONFIG_INT, 1, AGENT_CONN_LIMIT_CEILING },
+	{ C, "max_connections_per_ip", CONFIG_INT, 1, AGENT_CONN_LIMIT_CEILING },
+	{ C, "connection_timeout_s", CONFIG_INT, 1, 3600 },
+	{ C, "http_threads", CONFIG_INT, 1, AGENT_HTTP_THREADS_CEILING },
+	{ S, "systemctl_path", CONFIG_STRING, 0, 0 },
+	{ S, "journalctl_path", CONFIG_STRING, 0, 0 },
+	{ S, "nvidia_smi_path", CONFIG_STRING, 0, 0 },
+	{ S, "journal_directory", CONFIG_STRING, 0, 0 },
+	{ S, "gpu", CONFIG_BOOL, 0, 0 },
+	{ S, "command_timeout_ms", CONFIG_INT, 10, AGENT_STATUS_TIMEOUT_CEILING_MS },
+	{ S, "max_output_bytes", CONFIG_INT, AGENT_STATUS_OUTPUT_MIN_BYTES,
+	  AGENT_STATUS_OUTPUT_CEILING_BYTES },
+	{ S, "log_lines_max", CONFIG_INT, 100, AGENT_LOG_LINES_CEILING },
+	{ S, "cache_ttl_ms", CONFIG_INT, 0, AGENT_CACHE_TTL_CEILING_MS },
+	{ "actions", NULL, CONFIG_STRING, 0, 0 },
+	{ "file_uploads", NULL, CONFIG_STRING, 0, 0 },
 };
 
 static void fail(char *err, size_t errlen, const char *file, unsigned line, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
+	__attribute__((format(printf, 5, 6)));
 static void fail(char *err, size_t errlen, const char *file, unsigned line, const char *fmt, ...)
 {
 	char msg[256];
@@ -91,8 +92,8 @@ static bool name_ok(const char *n)
 	if (len == 0 || len > 64)
 		return false;
 	for (const char *p = n; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_' || *p == '-' || *p == '.'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
 			return false;
 	return true;
 }
@@ -141,46 +142,47 @@ static int apply_scalar(struct settings *s, const struct config_entry *e)
 		bool *b;
 		long long *i;
 	} map[] = {
-		{G, "listen_addr", &s->listen_addr, NULL, NULL},
-		{G, "pipe_file", &s->pipe_file, NULL, NULL},
-		{G, "log_json", NULL, &s->log_json, NULL},
-		{G, "log_debug", NULL, &s->log_debug, NULL},
-		{G, "pprof", NULL, &s->pprof, NULL},
-		{G, "log_max_entries", NULL, NULL, &s->log_max_entries},
-		{G, "basic_auth_secret_path", &s->basic_auth_secret_path, NULL, NULL},
-		{G, "basic_auth_secret_salt", &s->basic_auth_secret_salt, NULL, NULL},
-		{G, "http_read_timeout_ms", NULL, NULL, &s->http_read_timeout_ms},
-		{G, "http_write_timeout_ms", NULL, NULL, &s->http_write_timeout_ms},
-		{G, "tls_enabled", NULL, &s->tls_enabled, NULL},
-		{G, "tls_create_if_missing", NULL, &s->tls_create_if_missing, NULL},
-		{G, "tls_cert_path", &s->tls_cert_path, NULL, NULL},
-		{G, "tls_key_path", &s->tls_key_path, NULL, NULL},
-		{C, "events_file", &s->events_file, NULL, NULL},
-		{C, "events_max_bytes", NULL, NULL, &s->events_max_bytes},
-		{C, "event_max_bytes", NULL, NULL, &s->event_max_bytes},
-		{C, "action_timeout_ms", NULL, NULL, &s->action_timeout_ms},
-		{C, "action_max_concurrent", NULL, NULL, &s->action_max_concurrent},
-		{C, "action_output_max_bytes", NULL, NULL, &s->action_output_max_bytes},
-		{C, "actions_allow_get", NULL, &s->actions_allow_get, NULL},
-		{C, "new_event_allow_get", NULL, &s->new_event_allow_get, NULL},
-		{C, "upload_max_bytes", NULL, NULL, &s->upload_max_bytes},
-		{C, "auth_allow_first_secret_over_network", NULL, &s->auth_allow_first_secret_over_network, NULL},
-		{C, "tls_client_ca_path", &s->tls_client_ca_path, NULL, NULL},
-		{C, "tls_client_crl_path", &s->tls_client_crl_path, NULL, NULL},
-		{C, "tls_cert_days", NULL, NULL, &s->tls_cert_days},
-		{C, "max_connections", NULL, NULL, &s->max_connections},
-		{C, "max_connections_per_ip", NULL, NULL, &s->max_connections_per_ip},
-		{C, "connection_timeout_s", NULL, NULL, &s->connection_timeout_s},
-		{C, "http_threads", NULL, NULL, &s->http_threads},
-		{S, "systemctl_path", &s->systemctl_path, NULL, NULL},
-		{S, "journalctl_path", &s->journalctl_path, NULL, NULL},
-		{S, "nvidia_smi_path", &s->nvidia_smi_path, NULL, NULL},
-		{S, "journal_directory", &s->journal_directory, NULL, NULL},
-		{S, "gpu", NULL, &s->gpu, NULL},
-		{S, "command_timeout_ms", NULL, NULL, &s->command_timeout_ms},
-		{S, "max_output_bytes", NULL, NULL, &s->max_output_bytes},
-		{S, "log_lines_max", NULL, NULL, &s->log_lines_max},
-		{S, "cache_ttl_ms", NULL, NULL, &s->cache_ttl_ms},
+		{ G, "listen_addr", &s->listen_addr, NULL, NULL },
+		{ G, "pipe_file", &s->pipe_file, NULL, NULL },
+		{ G, "log_json", NULL, &s->log_json, NULL },
+		{ G, "log_debug", NULL, &s->log_debug, NULL },
+		{ G, "pprof", NULL, &s->pprof, NULL },
+		{ G, "log_max_entries", NULL, NULL, &s->log_max_entries },
+		{ G, "basic_auth_secret_path", &s->basic_auth_secret_path, NULL, NULL },
+		{ G, "basic_auth_secret_salt", &s->basic_auth_secret_salt, NULL, NULL },
+		{ G, "http_read_timeout_ms", NULL, NULL, &s->http_read_timeout_ms },
+		{ G, "http_write_timeout_ms", NULL, NULL, &s->http_write_timeout_ms },
+		{ G, "tls_enabled", NULL, &s->tls_enabled, NULL },
+		{ G, "tls_create_if_missing", NULL, &s->tls_create_if_missing, NULL },
+		{ G, "tls_cert_path", &s->tls_cert_path, NULL, NULL },
+		{ G, "tls_key_path", &s->tls_key_path, NULL, NULL },
+		{ C, "events_file", &s->events_file, NULL, NULL },
+		{ C, "events_max_bytes", NULL, NULL, &s->events_max_bytes },
+		{ C, "event_max_bytes", NULL, NULL, &s->event_max_bytes },
+		{ C, "action_timeout_ms", NULL, NULL, &s->action_timeout_ms },
+		{ C, "action_max_concurrent", NULL, NULL, &s->action_max_concurrent },
+		{ C, "action_output_max_bytes", NULL, NULL, &s->action_output_max_bytes },
+		{ C, "actions_allow_get", NULL, &s->actions_allow_get, NULL },
+		{ C, "new_event_allow_get", NULL, &s->new_event_allow_get, NULL },
+		{ C, "upload_max_bytes", NULL, NULL, &s->upload_max_bytes },
+		{ C, "auth_allow_first_secret_over_network", NULL,
+		  &s->auth_allow_first_secret_over_network, NULL },
+		{ C, "tls_client_ca_path", &s->tls_client_ca_path, NULL, NULL },
+		{ C, "tls_client_crl_path", &s->tls_client_crl_path, NULL, NULL },
+		{ C, "tls_cert_days", NULL, NULL, &s->tls_cert_days },
+		{ C, "max_connections", NULL, NULL, &s->max_connections },
+		{ C, "max_connections_per_ip", NULL, NULL, &s->max_connections_per_ip },
+		{ C, "connection_timeout_s", NULL, NULL, &s->connection_timeout_s },
+		{ C, "http_threads", NULL, NULL, &s->http_threads },
+		{ S, "systemctl_path", &s->systemctl_path, NULL, NULL },
+		{ S, "journalctl_path", &s->journalctl_path, NULL, NULL },
+		{ S, "nvidia_smi_path", &s->nvidia_smi_path, NULL, NULL },
+		{ S, "journal_directory", &s->journal_directory, NULL, NULL },
+		{ S, "gpu", NULL, &s->gpu, NULL },
+		{ S, "command_timeout_ms", NULL, NULL, &s->command_timeout_ms },
+		{ S, "max_output_bytes", NULL, NULL, &s->max_output_bytes },
+		{ S, "log_lines_max", NULL, NULL, &s->log_lines_max },
+		{ S, "cache_ttl_ms", NULL, NULL, &s->cache_ttl_ms },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
 		if (strcmp(map[i].table, e->table) != 0 || strcmp(map[i].key, e->key) != 0)
@@ -216,10 +218,11 @@ static char *join_argv(char *const *argv)
 }
 
 static int add_action(struct settings *s, const struct config_entry *e, const char *file, char *err,
-                      size_t errlen)
+		      size_t errlen)
 {
 	if (!name_ok(e->key)) {
-		fail(err, errlen, file, e->line, "action name '%s' must be 1-64 of [A-Za-z0-9_.-]", e->key);
+		fail(err, errlen, file, e->line, "action name '%s' must be 1-64 of [A-Za-z0-9_.-]",
+		     e->key);
 		return -EINVAL;
 	}
 	if (s->n_actions >= AGENT_ACTIONS_MAX) {
@@ -259,8 +262,9 @@ static int add_action(struct settings *s, const struct config_entry *e, const ch
 	int rc = cmdsplit_resolve(argv[0], path, sizeof(path));
 	if (rc < 0) {
 		fail(err, errlen, file, e->line, "action '%s': executable '%s' %s", e->key, argv[0],
-		     rc == -ENOENT ? "not found (searched /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)"
-		                   : "must be an absolute path to an executable file");
+		     rc == -ENOENT ? "not found (searched "
+				     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)"
+				   : "must be an absolute path to an executable file");
 		cmdsplit_free(argv);
 		return rc;
 	}
@@ -271,9 +275,9 @@ static int add_action(struct settings *s, const struct config_entry *e, const ch
 	}
 	s->actions = na;
 	struct settings_action *a = &s->actions[s->n_actions];
-	*a = (struct settings_action){strdup(e->key),
-	                              e->type == CONFIG_STRING ? strdup(e->str) : join_argv(argv),
-	                              strdup(path), argv};
+	*a = (struct settings_action){ strdup(e->key),
+				       e->type == CONFIG_STRING ? strdup(e->str) : join_argv(argv),
+				       strdup(path), argv };
 	s->n_actions++;
 	if (!a->name || !a->command || !a->path)
 		return -ENOMEM;
@@ -281,20 +285,22 @@ static int add_action(struct settings *s, const struct config_entry *e, const ch
 }
 
 static int add_upload(struct settings *s, const struct config_entry *e, const char *file, char *err,
-                      size_t errlen)
+		      size_t errlen)
 {
 	if (!name_ok(e->key)) {
-		fail(err, errlen, file, e->line, "upload name '%s' must be 1-64 of [A-Za-z0-9_.-]", e->key);
+		fail(err, errlen, file, e->line, "upload name '%s' must be 1-64 of [A-Za-z0-9_.-]",
+		     e->key);
 		return -EINVAL;
 	}
 	if (e->type != CONFIG_STRING || e->str[0] != '/') {
-		fail(err, errlen, file, e->line, "file upload '%s' must be an absolute path", e->key);
+		fail(err, errlen, file, e->line, "file upload '%s' must be an absolute path",
+		     e->key);
 		return -EINVAL;
 	}
 	const char *base = strrchr(e->str, '/') + 1;
 	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
-		fail(err, errlen, file, e->line, "file upload '%s' must name a file, not a directory",
-		     e->key);
+		fail(err, errlen, file, e->line,
+		     "file upload '%s' must name a file, not a directory", e->key);
 		return -EINVAL;
 	}
 	if (s->n_uploads >= AGENT_UPLOADS_MAX) {
@@ -305,7 +311,7 @@ static int add_upload(struct settings *s, const struct config_entry *e, const ch
 	if (!nu)
 		return -ENOMEM;
 	s->uploads = nu;
-	s->uploads[s->n_uploads] = (struct settings_upload){strdup(e->key), strdup(e->str)};
+	s->uploads[s->n_uploads] = (struct settings_upload){ strdup(e->key), strdup(e->str) };
 	s->n_uploads++;
 	if (!s->uploads[s->n_uploads - 1].name || !s->uploads[s->n_uploads - 1].path)
 		return -ENOMEM;
@@ -324,7 +330,7 @@ static struct settings_service *service_slot(struct settings *s, const char *id)
 		return NULL;
 	s->services = n;
 	struct settings_service *sv = &s->services[s->n_services];
-	*sv = (struct settings_service){.id = strdup(id)};
+	*sv = (struct settings_service){ .id = strdup(id) };
 	if (!sv->id)
 		return NULL;
 	s->n_services++;
@@ -332,11 +338,12 @@ static struct settings_service *service_slot(struct settings *s, const char *id)
 }
 
 static int add_service_key(struct settings *s, const struct config_entry *e, const char *file,
-                           char *err, size_t errlen)
+			   char *err, size_t errlen)
 {
 	const char *id = e->table + 9;
 	if (!name_ok(id) || strchr(id, '.')) {
-		fail(err, errlen, file, e->line, "service id '%s' must be 1-64 of [A-Za-z0-9_-]", id);
+		fail(err, errlen, file, e->line, "service id '%s' must be 1-64 of [A-Za-z0-9_-]",
+		     id);
 		return -EINVAL;
 	}
 	struct settings_service *sv = service_slot(s, id);
@@ -349,8 +356,8 @@ static int add_service_key(struct settings *s, const struct config_entry *e, con
 		return 0;
 	}
 	char **dst = strcmp(e->key, "unit") == 0          ? &sv->unit
-	             : strcmp(e->key, "description") == 0 ? &sv->description
-	                                                  : &sv->log_identifier;
+		     : strcmp(e->key, "description") == 0 ? &sv->description
+							  : &sv->log_identifier;
 	/* Units and identifiers reach journalctl/systemctl as one argv word after "--unit=" etc.;
 	 * still refuse anything that could read as an option or carry control characters. */
 	if (dst != &sv->description) {
@@ -360,7 +367,8 @@ static int add_service_key(struct settings *s, const struct config_entry *e, con
 			if ((unsigned char)*p < 0x21 || *p == 0x7f)
 				ok = false;
 		if (!ok) {
-			fail(err, errlen, file, e->line, "'%s' must be a unit name without spaces", e->key);
+			fail(err, errlen, file, e->line, "'%s' must be a unit name without spaces",
+			     e->key);
 			return -EINVAL;
 		}
 	}
@@ -370,7 +378,7 @@ static int add_service_key(struct settings *s, const struct config_entry *e, con
 /* Every [services.<id>] table, an empty one too, needs a unit; the error points at its header.
  * Without any [services.*] the sek8s allowlist applies. */
 static int check_services(const struct settings *s, const struct config_doc *doc, const char *file,
-                          char *err, size_t errlen)
+			  char *err, size_t errlen)
 {
 	for (size_t t = 0; t < doc->n_tables; t++) {
 		const char *tn = doc->tables[t].name;
@@ -391,11 +399,11 @@ static int default_services(struct settings *s)
 		const char *id, *desc;
 		bool masked_ok;
 	} d[] = {
-		{"admission-controller", "Admission controller", false},
-		{"attestation-service", "Attestation service", false},
-		{"k3s", "K3s server", false},
-		{"nvidia-persistenced", "NVIDIA persistence daemon", false},
-		{"nvidia-fabricmanager", "NVIDIA fabric manager", true},
+		{ "admission-controller", "Admission controller", false },
+		{ "attestation-service", "Attestation service", false },
+		{ "k3s", "K3s server", false },
+		{ "nvidia-persistenced", "NVIDIA persistence daemon", false },
+		{ "nvidia-fabricmanager", "NVIDIA fabric manager", true },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(d); i++) {
 		struct settings_service *sv = service_slot(s, d[i].id);
@@ -423,19 +431,19 @@ static int fill_defaults_str(struct settings *s)
 		char **p;
 		const char *v;
 	} d[] = {
-		{&s->listen_addr, "127.0.0.1:3535"},
-		{&s->pipe_file, ""},
-		{&s->basic_auth_secret_path, ""},
-		{&s->basic_auth_secret_salt, ""},
-		{&s->tls_cert_path, ""},
-		{&s->tls_key_path, ""},
-		{&s->events_file, "events.log"},
-		{&s->tls_client_ca_path, ""},
-		{&s->tls_client_crl_path, ""},
-		{&s->systemctl_path, "/usr/bin/systemctl"},
-		{&s->journalctl_path, "/usr/bin/journalctl"},
-		{&s->nvidia_smi_path, "/usr/bin/nvidia-smi"},
-		{&s->journal_directory, ""},
+		{ &s->listen_addr, "127.0.0.1:3535" },
+		{ &s->pipe_file, "" },
+		{ &s->basic_auth_secret_path, "" },
+		{ &s->basic_auth_secret_salt, "" },
+		{ &s->tls_cert_path, "" },
+		{ &s->tls_key_path, "" },
+		{ &s->events_file, "events.log" },
+		{ &s->tls_client_ca_path, "" },
+		{ &s->tls_client_crl_path, "" },
+		{ &s->systemctl_path, "/usr/bin/systemctl" },
+		{ &s->journalctl_path, "/usr/bin/journalctl" },
+		{ &s->nvidia_smi_path, "/usr/bin/nvidia-smi" },
+		{ &s->journal_directory, "" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(d); i++)
 		if (!*d[i].p && set_str(d[i].p, d[i].v) < 0)
@@ -444,7 +452,7 @@ static int fill_defaults_str(struct settings *s)
 }
 
 struct settings *settings_load(const char *path, const struct settings_overrides *ov, char *err,
-                               size_t errlen)
+			       size_t errlen)
 {
 	struct settings *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -452,10 +460,10 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 		return NULL;
 	}
 	set_defaults(s);
-	struct config_doc doc = {0};
+	struct config_doc doc = { 0 };
 	if (path) {
 		s->config_path = strdup(path);
-		struct config_error ce = {0};
+		struct config_error ce = { 0 };
 		int rc = config_parse_file(path, &doc, &ce);
 		if (rc < 0) {
 			if (ce.line == 0 && ce.msg[0] == '\0')
@@ -475,10 +483,11 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 			const char *tn = doc.tables[t].name;
 			if (strncmp(tn, "services.", 9) != 0)
 				continue;
-			dyn[nk++] = (struct config_key){tn, "unit", CONFIG_STRING, 0, 0};
-			dyn[nk++] = (struct config_key){tn, "description", CONFIG_STRING, 0, 0};
-			dyn[nk++] = (struct config_key){tn, "log_identifier", CONFIG_STRING, 0, 0};
-			dyn[nk++] = (struct config_key){tn, "masked_ok", CONFIG_BOOL, 0, 0};
+			dyn[nk++] = (struct config_key){ tn, "unit", CONFIG_STRING, 0, 0 };
+			dyn[nk++] = (struct config_key){ tn, "description", CONFIG_STRING, 0, 0 };
+			dyn[nk++] =
+				(struct config_key){ tn, "log_identifier", CONFIG_STRING, 0, 0 };
+			dyn[nk++] = (struct config_key){ tn, "masked_ok", CONFIG_BOOL, 0, 0 };
 		}
 		rc = config_check(&doc, dyn, nk, &ce);
 		free(dyn);
@@ -495,7 +504,8 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 				rc2 = add_upload(s, e, path, err, errlen);
 			else if (strncmp(e->table, "services.", 9) == 0)
 				rc2 = add_service_key(s, e, path, err, errlen);
-			else if (strcmp(e->table, G) == 0 && strcmp(e->key, "tls_cert_hosts") == 0) {
+			else if (strcmp(e->table, G) == 0 &&
+				 strcmp(e->key, "tls_cert_hosts") == 0) {
 				s->tls_cert_hosts = calloc(e->arr_len + 1, sizeof(char *));
 				rc2 = s->tls_cert_hosts ? 0 : -ENOMEM;
 				for (size_t k = 0; rc2 == 0 && k < e->arr_len; k++) {
@@ -530,7 +540,8 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 	    !abs_path_ok(s->nvidia_smi_path) ||
 	    (s->journal_directory[0] && !abs_path_ok(s->journal_directory))) {
 		fail(err, errlen, path ? path : "settings", 0,
-		     "[status] systemctl_path, journalctl_path, nvidia_smi_path and journal_directory "
+		     "[status] systemctl_path, journalctl_path, nvidia_smi_path and "
+		     "journal_directory "
 		     "must be absolute paths");
 		goto fail;
 	}
@@ -540,7 +551,8 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 		goto fail;
 	}
 	if (s->tls_client_ca_path[0] && !s->tls_enabled) {
-		fail(err, errlen, path ? path : "settings", 0, "tls_client_ca_path needs tls_enabled = true");
+		fail(err, errlen, path ? path : "settings", 0,
+		     "tls_client_ca_path needs tls_enabled = true");
 		goto fail;
 	}
 	config_doc_done(&doc);
@@ -557,11 +569,13 @@ void settings_free(struct settings *s)
 {
 	if (!s)
 		return;
-	char **strs[] = {&s->config_path,   &s->listen_addr,       &s->pipe_file,
-	                 &s->basic_auth_secret_path, &s->tls_cert_path, &s->tls_key_path,
-	                 &s->events_file,   &s->tls_client_ca_path, &s->tls_client_crl_path,
-	                 &s->systemctl_path, &s->journalctl_path, &s->nvidia_smi_path,
-	                 &s->journal_directory};
+	char **strs[] = { &s->config_path,         &s->listen_addr,
+			  &s->pipe_file,           &s->basic_auth_secret_path,
+			  &s->tls_cert_path,       &s->tls_key_path,
+			  &s->events_file,         &s->tls_client_ca_path,
+			  &s->tls_client_crl_path, &s->systemctl_path,
+			  &s->journalctl_path,     &s->nvidia_smi_path,
+			  &s->journal_directory };
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
 	if (s->basic_auth_secret_salt) {

@@ -16,22 +16,22 @@
 
 struct settings_action {
 	char *name;
-	char *command;  /* as written in the config (a string, or the argv joined by spaces) */
-	char *path;     /* resolved absolute executable */
-	char **argv;    /* NULL-terminated */
+	char *command; /* as written in the config (a string, or the argv joined by spaces) */
+	char *path;    /* resolved absolute executable */
+	char **argv;   /* NULL-terminated */
 };
 
 struct settings_upload {
 	char *name;
-	char *path;     /* absolute destination */
+	char *path; /* absolute destination */
 };
 
 struct settings_service {
 	char *id;
-	char *unit;            /* systemd unit, e.g. "k3s.service" */
+	char *unit; /* systemd unit, e.g. "k3s.service" */
 	char *description;
-	char *log_identifier;  /* NULL: logs by unit; else journalctl --identifier */
-	bool masked_ok;        /* a masked unit counts as healthy */
+	char *log_identifier; /* NULL: logs by unit; else journalctl --identifier */
+	bool masked_ok;       /* a masked unit counts as healthy */
 };
 
 struct settings {
@@ -50,17 +50,17 @@ struct settings {
 	char *tls_cert_path, *tls_key_path;
 
 	/* [cloister], ours */
-	char *events_file;                 /* "" = memory only */
+	char *events_file; /* "" = memory only */
 	long long events_max_bytes;
 	long long event_max_bytes;
 	long long action_timeout_ms;
 	long long action_max_concurrent;
 	long long action_output_max_bytes;
-	bool actions_allow_get;            /* system-api triggers actions with GET */
-	bool new_event_allow_get;          /* system-api records events with GET */
+	bool actions_allow_get;   /* system-api triggers actions with GET */
+	bool new_event_allow_get; /* system-api records events with GET */
 	long long upload_max_bytes;
 	bool auth_allow_first_secret_over_network; /* system-api's trust on first use */
-	char *tls_client_ca_path;          /* mTLS: only clients with a cert from this CA */
+	char *tls_client_ca_path;                  /* mTLS: only clients with a cert from this CA */
 	char *tls_client_crl_path;
 	long long tls_cert_days;
 	long long max_connections;
@@ -70,8 +70,8 @@ struct settings {
 
 	/* [status]: systemd and GPU status (chutes sek8s System Status API) */
 	char *systemctl_path, *journalctl_path, *nvidia_smi_path;
-	char *journal_directory;           /* "" = the system journal */
-	bool gpu;                          /* false: a VM without a GPU */
+	char *journal_directory; /* "" = the system journal */
+	bool gpu;                /* false: a VM without a GPU */
 	long long command_timeout_ms;
 	long long max_output_bytes;
 	long long log_lines_max;
@@ -93,7 +93,7 @@ struct settings_overrides {
 /* Loads path (NULL: defaults only) and applies the overrides. On error returns NULL and writes
  * "file:line: message" into err. */
 struct settings *settings_load(const char *path, const struct settings_overrides *ov, char *err,
-                               size_t errlen);
+			       size_t errlen);
 void settings_free(struct settings *s);
 const struct settings_action *settings_action(const struct settings *s, const char *name);
 const struct settings_upload *settings_upload(const struct settings *s, const char *name);

@@ -73,13 +73,13 @@ static int run_fill(void *ud, void **value, size_t *len)
 		.stderr_max = (size_t)c->a->cfg->max_output_bytes,
 		.keep_tail = c->keep_tail,
 	};
-	struct proc_result r = {0};
+	struct proc_result r = { 0 };
 	int rc = proc_run(&o, &r);
-	const char *result = rc == -ENOENT  ? "missing"
-	                     : rc < 0       ? "error"
-	                     : r.timed_out  ? "timeout"
-	                     : r.exit_code  ? "failed"
-	                                    : "ok";
+	const char *result = rc == -ENOENT ? "missing"
+			     : rc < 0      ? "error"
+			     : r.timed_out ? "timeout"
+			     : r.exit_code ? "failed"
+					   : "ok";
 	metrics_command(c->a, c->label, result, rc < 0 ? 0 : r.duration_ms);
 	size_t ol = rc < 0 ? 0 : r.out_len, el = rc < 0 ? 0 : r.err_len;
 	struct cmd_blob *b = malloc(sizeof(*b) + ol + el);
@@ -87,14 +87,14 @@ static int run_fill(void *ud, void **value, size_t *len)
 		proc_result_done(&r);
 		return -ENOMEM;
 	}
-	*b = (struct cmd_blob){.rc = rc,
-	                       .exit_code = rc < 0 ? -1 : r.exit_code,
-	                       .timed_out = rc < 0 ? 0 : r.timed_out,
-	                       .out_trunc = rc < 0 ? 0 : r.out_truncated,
-	                       .err_trunc = rc < 0 ? 0 : r.err_truncated,
-	                       .duration_ms = rc < 0 ? 0 : r.duration_ms,
-	                       .out_len = ol,
-	                       .err_len = el};
+	*b = (struct cmd_blob){ .rc = rc,
+				.exit_code = rc < 0 ? -1 : r.exit_code,
+				.timed_out = rc < 0 ? 0 : r.timed_out,
+				.out_trunc = rc < 0 ? 0 : r.out_truncated,
+				.err_trunc = rc < 0 ? 0 : r.err_truncated,
+				.duration_ms = rc < 0 ? 0 : r.duration_ms,
+				.out_len = ol,
+				.err_len = el };
 	if (ol)
 		memcpy((char *)(b + 1), r.out, ol);
 	if (el)
@@ -121,7 +121,7 @@ static void cmd_out_done(struct cmd_out *o)
 /* Runs argv (argv[0] is the label shown in errors) through the memo. Returns 0 with *o filled
  * (check o->b->rc, exit_code, timed_out) or -ENOMEM. */
 static int run_cmd(struct agent *a, const char *path, char *const *argv, size_t out_max,
-                   bool keep_tail, struct cmd_out *o)
+		   bool keep_tail, struct cmd_out *o)
 {
 	/* The key is a digest of the whole argv, so long unit names never collide or overflow
 	 * the memo's key limit. */
@@ -133,7 +133,7 @@ static int run_cmd(struct agent *a, const char *path, char *const *argv, size_t 
 	crypto_generichash_final(&st, d, sizeof(d));
 	char key[65];
 	util_hex(key, d, sizeof(d));
-	struct run_ctx ctx = {a, argv[0], path, argv, out_max, keep_tail};
+	struct run_ctx ctx = { a, argv[0], path, argv, out_max, keep_tail };
 	void *val = NULL;
 	size_t len = 0;
 	bool hit = false;
@@ -156,8 +156,8 @@ static json_t *cmd_error(const struct cmd_out *o, const char *label, unsigned *s
 	}
 	if (o->b->rc < 0) {
 		*status = 500;
-		return json_pack("{s:s,s:s,s:s}", "error", "spawn_failed", "command", label, "message",
-		                 strerror(-o->b->rc));
+		return json_pack("{s:s,s:s,s:s}", "error", "spawn_failed", "command", label,
+				 "message", strerror(-o->b->rc));
 	}
 	if (o->b->timed_out) {
 		*status = 504;
@@ -166,7 +166,7 @@ static json_t *cmd_error(const struct cmd_out *o, const char *label, unsigned *s
 	if (o->b->exit_code != 0) {
 		*status = 502;
 		return json_pack("{s:s,s:s,s:i}", "error", "command_failed", "command", label,
-		                 "exit_code", o->b->exit_code);
+				 "exit_code", o->b->exit_code);
 	}
 	return NULL;
 }
@@ -183,11 +183,11 @@ static void reply_detail_str(struct http_req *req, unsigned status, const char *
 
 /* FastAPI/pydantic's 422 shape: {"detail":[{"type","loc":["query",name],"msg","input"}]} */
 static void reply_422(struct http_req *req, const char *name, const char *type, const char *msg,
-                      const char *input)
+		      const char *input)
 {
 	reply_detail(req, 422,
-	             json_pack("[{s:s,s:[s,s],s:s,s:s?}]", "type", type, "loc", "query", name, "msg",
-	                       msg, "input", input));
+		     json_pack("[{s:s,s:[s,s],s:s,s:s?}]", "type", type, "loc", "query", name,
+			       "msg", msg, "input", input));
 }
 
 /* ---------------------------------------------------------------- query parsing */
@@ -207,7 +207,8 @@ static int query_int(struct http_req *req, const char *name, long long def, long
 	uint64_t u;
 	if (util_parse_u64(p, (uint64_t)INT64_MAX, &u) < 0) {
 		reply_422(req, name, "int_parsing",
-		          "Input should be a valid integer, unable to parse string as an integer", v);
+			  "Input should be a valid integer, unable to parse string as an integer",
+			  v);
 		return -1;
 	}
 	*out = neg ? -(long long)u : (long long)u;
@@ -217,8 +218,8 @@ static int query_int(struct http_req *req, const char *name, long long def, long
 /* pydantic's lax bool: true/false, 1/0, yes/no, on/off, t/f, y/n (any case). */
 static int query_bool(struct http_req *req, const char *name, bool def, bool *out)
 {
-	static const char *yes[] = {"true", "1", "yes", "on", "t", "y"};
-	static const char *no[] = {"false", "0", "no", "off", "f", "n"};
+	static const char *yes[] = { "true", "1", "yes", "on", "t", "y" };
+	static const char *no[] = { "false", "0", "no", "off", "f", "n" };
 	const char *v = http_req_query(req, name);
 	if (!v) {
 		*out = def;
@@ -234,8 +235,8 @@ static int query_bool(struct http_req *req, const char *name, bool def, bool *ou
 			return 0;
 		}
 	}
-	reply_422(req, name, "bool_parsing", "Input should be a valid boolean, unable to interpret input",
-	          v);
+	reply_422(req, name, "bool_parsing",
+		  "Input should be a valid boolean, unable to interpret input", v);
 	return -1;
 }
 
@@ -245,7 +246,7 @@ static json_t *service_json(const struct settings_service *sv, bool with_desc)
 {
 	if (with_desc)
 		return json_pack("{s:s,s:s,s:s}", "id", sv->id, "unit", sv->unit, "description",
-		                 sv->description ? sv->description : "");
+				 sv->description ? sv->description : "");
 	return json_pack("{s:s,s:s}", "id", sv->id, "unit", sv->unit);
 }
 
@@ -266,17 +267,27 @@ void status_services(struct http_req *req)
 /* Status object of one service: {"service","status","healthy","error"}. On a command problem
  * returns NULL with *detail and *status set (the caller replies or, in the overview, embeds). */
 static json_t *service_status(struct agent *a, const struct settings_service *sv, json_t **detail,
-                              unsigned *status)
+			      unsigned *status)
 {
 	char unit[300];
 	snprintf(unit, sizeof(unit), "%s", sv->unit);
-	char *argv[] = {"systemctl", "show", unit, "--no-pager", "--property=Id",
-	                "--property=LoadState", "--property=ActiveState", "--property=SubState",
-	                "--property=MainPID", "--property=ExecMainStatus", "--property=ExecMainCode",
-	                "--property=UnitFileState", NULL};
-	struct cmd_out o = {0};
+	char *argv[] = { "systemctl",
+			 "show",
+			 unit,
+			 "--no-pager",
+			 "--property=Id",
+			 "--property=LoadState",
+			 "--property=ActiveState",
+			 "--property=SubState",
+			 "--property=MainPID",
+			 "--property=ExecMainStatus",
+			 "--property=ExecMainCode",
+			 "--property=UnitFileState",
+			 NULL };
+	struct cmd_out o = { 0 };
 	*detail = NULL;
-	if (run_cmd(a, a->cfg->systemctl_path, argv, (size_t)a->cfg->max_output_bytes, false, &o) < 0) {
+	if (run_cmd(a, a->cfg->systemctl_path, argv, (size_t)a->cfg->max_output_bytes, false, &o) <
+	    0) {
 		*status = 500;
 		*detail = json_pack("{s:s}", "error", "out_of_memory");
 		return NULL;
@@ -286,7 +297,7 @@ static json_t *service_status(struct agent *a, const struct settings_service *sv
 		cmd_out_done(&o);
 		return NULL;
 	}
-	struct sysd_show show = {0};
+	struct sysd_show show = { 0 };
 	int rc = sysd_parse_show(o.out, o.b->out_len, &show);
 	cmd_out_done(&o);
 	if (rc < 0 || show.n == 0) {
@@ -299,7 +310,7 @@ static json_t *service_status(struct agent *a, const struct settings_service *sv
 	bool healthy = sysd_healthy(&show.units[0], sv->masked_ok);
 	sysd_show_done(&show);
 	return json_pack("{s:o,s:o,s:b,s:n}", "service", service_json(sv, true), "status", st,
-	                 "healthy", healthy, "error");
+			 "healthy", healthy, "error");
 }
 
 void status_service_status(struct http_req *req)
@@ -333,16 +344,18 @@ void status_service_logs(struct http_req *req)
 	    query_int(req, "since_minutes", 0, &since) < 0)
 		return;
 	if (lines < 1) {
-		reply_422(req, "lines", "greater_than_equal", "Input should be greater than or equal to 1",
-		          http_req_query(req, "lines"));
+		reply_422(req, "lines", "greater_than_equal",
+			  "Input should be greater than or equal to 1",
+			  http_req_query(req, "lines"));
 		return;
 	}
 	bool has_since = http_req_query(req, "since_minutes") != NULL;
 	if (has_since && (since < 1 || since > AGENT_LOG_WINDOW_MAX_MINUTES)) {
-		reply_422(req, "since_minutes", since < 1 ? "greater_than_equal" : "less_than_equal",
-		          since < 1 ? "Input should be greater than or equal to 1"
-		                    : "Input should be less than or equal to 1440",
-		          http_req_query(req, "since_minutes"));
+		reply_422(req, "since_minutes",
+			  since < 1 ? "greater_than_equal" : "less_than_equal",
+			  since < 1 ? "Input should be greater than or equal to 1"
+				    : "Input should be less than or equal to 1440",
+			  http_req_query(req, "since_minutes"));
 		return;
 	}
 	long long clamped = lines > a->cfg->log_lines_max ? a->cfg->log_lines_max : lines;
@@ -352,14 +365,14 @@ void status_service_logs(struct http_req *req)
 	else
 		snprintf(match, sizeof(match), "--unit=%s", sv->unit);
 	snprintf(nlines, sizeof(nlines), "--lines=%lld", clamped);
-	char *argv[STATUS_ARGV_MAX] = {"journalctl", match, "--no-pager", "--output=short", "-q",
-	                               nlines};
+	char *argv[STATUS_ARGV_MAX] = { "journalctl",     match, "--no-pager",
+					"--output=short", "-q",  nlines };
 	size_t n = 6;
 	if (has_since) {
 		/* Rounded down to the minute so repeated calls share the cache. */
 		int64_t now_s = util_now_ns() / 1000000000LL;
 		snprintf(since_arg, sizeof(since_arg), "--since=@%lld",
-		         (long long)((now_s - since * 60) / 60 * 60));
+			 (long long)((now_s - since * 60) / 60 * 60));
 		argv[n++] = since_arg;
 	}
 	if (a->cfg->journal_directory[0]) {
@@ -367,8 +380,9 @@ void status_service_logs(struct http_req *req)
 		argv[n++] = dir;
 	}
 	argv[n] = NULL;
-	struct cmd_out o = {0};
-	if (run_cmd(a, a->cfg->journalctl_path, argv, (size_t)a->cfg->max_output_bytes, true, &o) < 0) {
+	struct cmd_out o = { 0 };
+	if (run_cmd(a, a->cfg->journalctl_path, argv, (size_t)a->cfg->max_output_bytes, true, &o) <
+	    0) {
 		reply_detail_str(req, 500, "out of memory");
 		return;
 	}
@@ -396,10 +410,10 @@ void status_service_logs(struct http_req *req)
 	bool trunc = o.b->out_trunc;
 	cmd_out_done(&o);
 	http_reply_json(req, 200,
-	                json_pack("{s:o,s:I,s:I,s:b,s:o}", "service", service_json(sv, false),
-	                          "requested_lines", (json_int_t)lines, "returned_lines",
-	                          (json_int_t)json_array_size(logs), "stdout_truncated", trunc, "logs",
-	                          logs));
+			json_pack("{s:o,s:I,s:I,s:b,s:o}", "service", service_json(sv, false),
+				  "requested_lines", (json_int_t)lines, "returned_lines",
+				  (json_int_t)json_array_size(logs), "stdout_truncated", trunc,
+				  "logs", logs));
 }
 
 /* ---------------------------------------------------------------- GPU */
@@ -419,9 +433,9 @@ static json_t *split_lines(const char *s, size_t len)
 
 /* sek8s's nvidia-smi object, or NULL with *detail / *status for missing binary / timeout. */
 static json_t *nvidia_smi_obj(struct agent *a, bool detail_flag, const char *gpu, json_t **detail,
-                              unsigned *status)
+			      unsigned *status)
 {
-	char *argv[6] = {"nvidia-smi"};
+	char *argv[6] = { "nvidia-smi" };
 	size_t n = 1;
 	char idx[24];
 	if (detail_flag)
@@ -432,7 +446,7 @@ static json_t *nvidia_smi_obj(struct agent *a, bool detail_flag, const char *gpu
 		argv[n++] = idx;
 	}
 	argv[n] = NULL;
-	struct cmd_out o = {0};
+	struct cmd_out o = { 0 };
 	*detail = NULL;
 	if (run_cmd(a, a->cfg->nvidia_smi_path, argv, (size_t)a->cfg->max_output_bytes, false, &o) <
 	    0) {
@@ -449,12 +463,12 @@ static json_t *nvidia_smi_obj(struct agent *a, bool detail_flag, const char *gpu
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(cmd, json_string(argv[i]));
 	json_t *obj = json_pack(
-	        "{s:o,s:i,s:o,s:o,s:o,s:o,s:b,s:b,s:b,s:s,s:s}", "command", cmd, "exit_code",
-	        o.b->exit_code, "stdout", json_string_lossy(o.out, o.b->out_len), "stderr",
-	        json_string_lossy(o.err, o.b->err_len), "stdout_lines", split_lines(o.out, o.b->out_len),
-	        "stderr_lines", split_lines(o.err, o.b->err_len), "stdout_truncated", o.b->out_trunc,
-	        "stderr_truncated", o.b->err_trunc, "detail", detail_flag, "gpu", gpu, "status",
-	        o.b->exit_code == 0 ? "ok" : "error");
+		"{s:o,s:i,s:o,s:o,s:o,s:o,s:b,s:b,s:b,s:s,s:s}", "command", cmd, "exit_code",
+		o.b->exit_code, "stdout", json_string_lossy(o.out, o.b->out_len), "stderr",
+		json_string_lossy(o.err, o.b->err_len), "stdout_lines",
+		split_lines(o.out, o.b->out_len), "stderr_lines", split_lines(o.err, o.b->err_len),
+		"stdout_truncated", o.b->out_trunc, "stderr_truncated", o.b->err_trunc, "detail",
+		detail_flag, "gpu", gpu, "status", o.b->exit_code == 0 ? "ok" : "error");
 	cmd_out_done(&o);
 	return obj;
 }
@@ -504,7 +518,7 @@ void status_nvidia_smi(struct http_req *req)
 	json_t *detail;
 	unsigned status;
 	json_t *obj = nvidia_smi_obj(a, detail_flag, strcmp(gpu, "all") ? canon : "all", &detail,
-	                             &status);
+				     &status);
 	if (!obj) {
 		reply_detail(req, status, detail);
 		return;
@@ -516,8 +530,8 @@ void status_nvidia_smi(struct http_req *req)
 
 int status_gpu_report(struct agent *a, struct nvsmi_report *rep, json_t **detail, unsigned *status)
 {
-	char *argv[] = {"nvidia-smi", "-q", "-x", NULL};
-	struct cmd_out o = {0};
+	char *argv[] = { "nvidia-smi", "-q", "-x", NULL };
+	struct cmd_out o = { 0 };
 	*detail = NULL;
 	if (run_cmd(a, a->cfg->nvidia_smi_path, argv, AGENT_GPU_XML_MAX_BYTES, false, &o) < 0) {
 		*status = 500;
@@ -532,8 +546,8 @@ int status_gpu_report(struct agent *a, struct nvsmi_report *rep, json_t **detail
 	if (o.b->out_trunc) {
 		cmd_out_done(&o);
 		*status = 502;
-		*detail = json_pack("{s:s,s:s,s:s}", "error", "parse_failed", "command", "nvidia-smi",
-		                    "message", "output larger than the XML limit");
+		*detail = json_pack("{s:s,s:s,s:s}", "error", "parse_failed", "command",
+				    "nvidia-smi", "message", "output larger than the XML limit");
 		return -E2BIG;
 	}
 	char err[256] = "";
@@ -542,8 +556,8 @@ int status_gpu_report(struct agent *a, struct nvsmi_report *rep, json_t **detail
 	if (rc < 0) {
 		nvsmi_report_done(rep);
 		*status = 502;
-		*detail = json_pack("{s:s,s:s,s:s}", "error", "parse_failed", "command", "nvidia-smi",
-		                    "message", err[0] ? err : "invalid XML");
+		*detail = json_pack("{s:s,s:s,s:s}", "error", "parse_failed", "command",
+				    "nvidia-smi", "message", err[0] ? err : "invalid XML");
 		return rc;
 	}
 	return 0;
@@ -553,12 +567,13 @@ void status_gpu(struct http_req *req)
 {
 	struct agent *a = http_req_app(req);
 	if (!a->cfg->gpu) {
-		reply_detail(req, 404,
-		             json_pack("{s:s,s:s}", "error", "no_gpu", "message",
-		                       "this agent is configured without a GPU ([status] gpu = false)"));
+		reply_detail(
+			req, 404,
+			json_pack("{s:s,s:s}", "error", "no_gpu", "message",
+				  "this agent is configured without a GPU ([status] gpu = false)"));
 		return;
 	}
-	struct nvsmi_report rep = {0};
+	struct nvsmi_report rep = { 0 };
 	json_t *detail;
 	unsigned status;
 	if (status_gpu_report(a, &rep, &detail, &status) < 0) {
@@ -592,7 +607,7 @@ static void *svc_job_main(void *arg)
 	j->result = service_status(j->a, j->sv, &detail, &status);
 	if (!j->result)
 		j->result = json_pack("{s:o,s:n,s:b,s:o}", "service", service_json(j->sv, true),
-		                      "status", "healthy", false, "error", detail);
+				      "status", "healthy", false, "error", detail);
 	return NULL;
 }
 
@@ -623,7 +638,7 @@ void status_overview(struct http_req *req)
 	}
 	/* Services are checked concurrently, as sek8s does; each call is bounded by its timeout. */
 	for (size_t i = 0; i < n; i++) {
-		jobs[i] = (struct svc_job){.a = a, .sv = &a->cfg->services[i]};
+		jobs[i] = (struct svc_job){ .a = a, .sv = &a->cfg->services[i] };
 		jobs[i].started = pthread_create(&jobs[i].t, NULL, svc_job_main, &jobs[i]) == 0;
 		if (!jobs[i].started)
 			svc_job_main(&jobs[i]);
@@ -657,6 +672,6 @@ void status_overview(struct http_req *req)
 	char ts[64];
 	iso_utc(ts, sizeof(ts));
 	http_reply_json(req, 200,
-	                json_pack("{s:s,s:o,s:o,s:s}", "status", all_ok ? "ok" : "degraded", "services",
-	                          services, "gpu", gpu, "timestamp", ts));
+			json_pack("{s:s,s:o,s:o,s:s}", "status", all_ok ? "ok" : "degraded",
+				  "services", services, "gpu", gpu, "timestamp", ts));
 }

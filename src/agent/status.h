@@ -20,7 +20,6 @@ void status_gpu(struct http_req *req);
 void status_overview(struct http_req *req);
 /* Runs (or reuses, within the cache TTL) nvidia-smi -q -x and parses it. Returns 0 with rep
  * filled (caller calls nvsmi_report_done), or <0 with the sek8s error detail and HTTP status. */
-int status_gpu_report(struct agent *a, struct nvsmi_report *rep, json_t **detail,
-                      unsigned *status);
+int status_gpu_report(struct agent *a, struct nvsmi_report *rep, json_t **detail, unsigned *status);
 
 #endif

@@ -20,6 +20,6 @@
  * whether a new certificate was generated now. check_only: validate what exists, generate and
  * read nothing (*renewed then says a certificate would be generated). */
 int agent_tls_load(const struct settings *s, bool check_only, char **cert_pem, char **key_pem,
-                   bool *renewed, char *err, size_t errlen);
+		   bool *renewed, char *err, size_t errlen);
 
 #endif

@@ -49,7 +49,8 @@ int uploads_begin(struct http_req *req)
 		return -1;
 	}
 	struct upload_ctx *u = calloc(1, sizeof(*u));
-	if (!u || !(u->md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(u->md, EVP_sha256(), NULL) != 1) {
+	if (!u || !(u->md = EVP_MD_CTX_new()) ||
+	    EVP_DigestInit_ex(u->md, EVP_sha256(), NULL) != 1) {
 		ctx_free(u);
 		http_reply_error(req, 500, "out of memory");
 		return -1;
@@ -120,13 +121,13 @@ void uploads_finish(struct http_req *req)
 	char hex[65];
 	util_hex(hex, md, 32);
 	agent_event(a, "[system-api] file upload: %s = %s", u->up->name, u->up->path);
-	agent_event(a, "[system-api] file upload success: %s = %s - content: %llu bytes", u->up->name,
-	            u->up->path, (unsigned long long)u->size);
+	agent_event(a, "[system-api] file upload success: %s = %s - content: %llu bytes",
+		    u->up->name, u->up->path, (unsigned long long)u->size);
 	char size[24];
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)u->size);
 	http_reply_json(req, 200,
-	                json_pack("{s:s,s:s,s:s,s:s}", "message", "File uploaded successfully", "file",
-	                          u->up->path, "size_bytes", size, "sha256", hex));
+			json_pack("{s:s,s:s,s:s,s:s}", "message", "File uploaded successfully",
+				  "file", u->up->path, "size_bytes", size, "sha256", hex));
 }
 
 void uploads_cleanup(struct http_req *req)

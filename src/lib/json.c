@@ -14,7 +14,10 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 {
 	if (s[0] < 0x80)
 		return 1;
-	size_t len = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	size_t len = (s[0] & 0xe0) == 0xc0   ? 2
+		     : (s[0] & 0xf0) == 0xe0 ? 3
+		     : (s[0] & 0xf8) == 0xf0 ? 4
+					     : 0;
 	if (len == 0 || len > n)
 		return 0;
 	return util_utf8_valid((const char *)s, len) ? len : 0;

@@ -129,8 +129,8 @@ static size_t escape_unit(enum esc_mode mode, const unsigned char *p, size_t n, 
 	if (u > 1) {
 		bool c1 = u == 2 && p[0] == 0xc2 && p[1] < 0xa0; /* U+0080..U+009F: C1 controls */
 		/* U+2028/U+2029: line breaks to JavaScript readers of the JSON. */
-		bool lsep = u == 3 && p[0] == 0xe2 && p[1] == 0x80 &&
-			    (p[2] == 0xa8 || p[2] == 0xa9);
+		bool lsep =
+			u == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9);
 		if (mode == ESC_JSON && lsep)
 			return (size_t)snprintf(out, 16, "\\u%04x", p[2] == 0xa8 ? 0x2028 : 0x2029);
 		if (mode == ESC_JSON && c1)

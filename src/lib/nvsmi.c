@@ -36,9 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NVSMI_PATH_CAP 256     /* longest path we ever need to compare is < 64 bytes */
+#define NVSMI_PATH_CAP 256      /* longest path we ever need to compare is < 64 bytes */
 #define NVSMI_PROBLEM_BYTES 256 /* one damage report in err */
-#define NVSMI_ID_MAX_BYTES 32  /* "00000000:18:00.0" is 16 */
+#define NVSMI_ID_MAX_BYTES 32   /* "00000000:18:00.0" is 16 */
 
 enum field {
 	F_NONE,
@@ -225,8 +225,8 @@ static enum field map_find(const struct path_map *m, size_t n, const char *path)
 	return F_NONE;
 }
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-							  const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
+							  ...)
 {
 	if (!err || errlen == 0)
 		return;
@@ -330,7 +330,7 @@ struct build {
 	struct nvsmi_gpu *gpu;      /* GPU being filled, NULL between sections */
 	struct nvsmi_process *proc; /* its latest process, NULL when none yet */
 	bool proc_has_pid;
-	bool procs_seen;            /* text: the section reached its "Processes" entry */
+	bool procs_seen; /* text: the section reached its "Processes" entry */
 	double draw, draw_avg, draw_inst, limit, limit_enf;
 	size_t gpus_cap, procs_cap;
 };
@@ -367,7 +367,8 @@ static int gpu_begin(struct build *b)
 	struct nvsmi_gpu *g = &r->gpus[r->ngpus];
 	memset(g, 0, sizeof(*g));
 	g->index = (int)r->ngpus;
-	g->temperature_c = g->fan_speed_pct = g->utilization_gpu_pct = g->utilization_memory_pct = -1;
+	g->temperature_c = g->fan_speed_pct = g->utilization_gpu_pct = g->utilization_memory_pct =
+		-1;
 	g->memory_total_mib = g->memory_used_mib = g->memory_free_mib = -1;
 	g->power_draw_w = g->power_limit_w = NAN;
 	g->clock_graphics_mhz = g->clock_sm_mhz = g->clock_memory_mhz = -1;
@@ -390,7 +391,9 @@ static void gpu_end(struct build *b)
 	struct nvsmi_gpu *g = b->gpu;
 	if (!g)
 		return;
-	g->power_draw_w = !isnan(b->draw) ? b->draw : !isnan(b->draw_avg) ? b->draw_avg : b->draw_inst;
+	g->power_draw_w = !isnan(b->draw)       ? b->draw
+			  : !isnan(b->draw_avg) ? b->draw_avg
+						: b->draw_inst;
 	g->power_limit_w = !isnan(b->limit) ? b->limit : b->limit_enf;
 	b->gpu = NULL;
 	b->proc = NULL;
@@ -648,8 +651,8 @@ static void XMLCALL xml_start(void *ud, const XML_Char *name, const XML_Char **a
 		return;
 	x->raw_len = 0;
 	if (x->depth == NVSMI_MAX_DEPTH) {
-		xml_fail(x, -E2BIG, "XML nesting deeper than %d elements at line %lu", NVSMI_MAX_DEPTH,
-			 xml_line(x));
+		xml_fail(x, -E2BIG, "XML nesting deeper than %d elements at line %lu",
+			 NVSMI_MAX_DEPTH, xml_line(x));
 		return;
 	}
 	x->depth++;
@@ -778,8 +781,7 @@ static void XMLCALL xml_skipped_entity(void *ud, const XML_Char *name, int is_pa
 		 name_len(name), name, xml_line(x));
 }
 
-int nvsmi_parse_xml(const char *buf, size_t len, struct nvsmi_report *out, char *err,
-		    size_t errlen)
+int nvsmi_parse_xml(const char *buf, size_t len, struct nvsmi_report *out, char *err, size_t errlen)
 {
 	report_init(out);
 	set_err(err, errlen, "%s", "");
@@ -837,9 +839,9 @@ struct text_ctx {
 	struct build b;
 	bool banner, header;
 	bool in_gpu;
-	bool in_unknown;       /* children of an unknown top-level line: already reported */
-	unsigned gpu_line;     /* line of the current "GPU ..." header */
-	size_t col;            /* column of the ':' separator, 0 until learned */
+	bool in_unknown;   /* children of an unknown top-level line: already reported */
+	unsigned gpu_line; /* line of the current "GPU ..." header */
+	size_t col;        /* column of the ':' separator, 0 until learned */
 	unsigned prev_level;
 	struct slice stack[NVSMI_MAX_DEPTH];
 	unsigned nproblems;
@@ -882,7 +884,8 @@ static void text_gpu_end(struct text_ctx *t, unsigned line)
 	if (!t->in_gpu)
 		return;
 	if (!t->b.procs_seen)
-		problem(t, line, "GPU %s (line %u) ends before its \"Processes\" entry: output cut off",
+		problem(t, line,
+			"GPU %s (line %u) ends before its \"Processes\" entry: output cut off",
 			valid_bus_id(t->b.gpu->id) ? t->b.gpu->id : "?", t->gpu_line);
 	gpu_end(&t->b);
 	t->in_gpu = false;
@@ -948,7 +951,8 @@ static int text_line(struct text_ctx *t, const char *l, size_t n, unsigned line)
 		if (t->col == 0)
 			t->col = sep;
 		else if (sep != t->col && !(sep > t->col && l[sep - 2] != ' '))
-			problem(t, line, "key '%.*s' is misaligned (':' in column %zu, expected %zu)",
+			problem(t, line,
+				"key '%.*s' is misaligned (':' in column %zu, expected %zu)",
 				(int)(key.n > 60 ? 60 : key.n), key.s, sep + 1, t->col + 1);
 	}
 
@@ -1074,7 +1078,8 @@ int nvsmi_parse_query(const char *buf, size_t len, struct nvsmi_report *out, cha
 	text_gpu_end(t, line);
 	if (!t->banner && !t->header && out->ngpus == 0) {
 		rc = -EINVAL;
-		set_err(err, errlen, "not nvidia-smi -q output (no NVSMI LOG banner, header or GPU)");
+		set_err(err, errlen,
+			"not nvidia-smi -q output (no NVSMI LOG banner, header or GPU)");
 		goto out;
 	}
 	if (!t->banner)
@@ -1091,9 +1096,10 @@ int nvsmi_parse_query(const char *buf, size_t len, struct nvsmi_report *out, cha
 			set_err(err, errlen, "damaged nvidia-smi -q output: %s; %s", t->first[0],
 				t->first[1]);
 		else
-			set_err(err, errlen, "damaged nvidia-smi -q output (%u problems): %s; %s;%s %s",
-				t->nproblems, t->first[0], t->first[1], t->nproblems > 3 ? " ...;" : "",
-				t->last);
+			set_err(err, errlen,
+				"damaged nvidia-smi -q output (%u problems): %s; %s;%s %s",
+				t->nproblems, t->first[0], t->first[1],
+				t->nproblems > 3 ? " ...;" : "", t->last);
 	}
 out:
 	if (rc == -ENOMEM)
@@ -1170,14 +1176,17 @@ static json_t *gpu_json(const struct nvsmi_gpu *g)
 	ok = put(o, "vbios_version", j_str(g->vbios_version)) && ok;
 	ok = put(o, "temperature_c", j_temp(g->temperature_c)) && ok;
 	ok = put(o, "fan_speed_pct", j_int(g->fan_speed_pct)) && ok;
-	ok = put(o, "utilization", pair("gpu_pct", j_int(g->utilization_gpu_pct), "memory_pct",
-					j_int(g->utilization_memory_pct))) && ok;
+	ok = put(o, "utilization",
+		 pair("gpu_pct", j_int(g->utilization_gpu_pct), "memory_pct",
+		      j_int(g->utilization_memory_pct))) &&
+	     ok;
 	json_t *mem = pair("total_mib", j_int(g->memory_total_mib), "used_mib",
 			   j_int(g->memory_used_mib));
 	ok = put(mem, "free_mib", j_int(g->memory_free_mib)) && ok;
 	ok = put(o, "memory", mem) && ok;
-	ok = put(o, "power", pair("draw_w", j_real(g->power_draw_w), "limit_w",
-				  j_real(g->power_limit_w))) && ok;
+	ok = put(o, "power",
+		 pair("draw_w", j_real(g->power_draw_w), "limit_w", j_real(g->power_limit_w))) &&
+	     ok;
 	json_t *clk = pair("graphics_mhz", j_int(g->clock_graphics_mhz), "sm_mhz",
 			   j_int(g->clock_sm_mhz));
 	ok = put(clk, "memory_mhz", j_int(g->clock_memory_mhz)) && ok;
@@ -1189,7 +1198,8 @@ static json_t *gpu_json(const struct nvsmi_gpu *g)
 			   j_int(g->ecc_volatile_uncorrected)),
 		      "aggregate",
 		      pair("corrected", j_int(g->ecc_aggregate_corrected), "uncorrected",
-			   j_int(g->ecc_aggregate_uncorrected)))) && ok;
+			   j_int(g->ecc_aggregate_uncorrected)))) &&
+	     ok;
 	ok = put(o, "persistence_mode", j_str(g->persistence_mode)) && ok;
 	ok = put(o, "performance_state", j_str(g->performance_state)) && ok;
 	ok = put(o, "compute_mode", j_str(g->compute_mode)) && ok;
@@ -1217,8 +1227,9 @@ json_t *nvsmi_report_json(const struct nvsmi_report *r)
 	ok = put(o, "driver_version", j_str(r->driver_version)) && ok;
 	ok = put(o, "cuda_version", j_str(r->cuda_version)) && ok;
 	ok = put(o, "timestamp", j_str(r->timestamp)) && ok;
-	ok = put(o, "attached_gpus", r->attached_gpus < 0 ? json_null() :
-							      json_integer(r->attached_gpus)) && ok;
+	ok = put(o, "attached_gpus",
+		 r->attached_gpus < 0 ? json_null() : json_integer(r->attached_gpus)) &&
+	     ok;
 	json_t *gpus = json_array();
 	for (size_t i = 0; gpus && i < r->ngpus; i++) {
 		json_t *g = gpu_json(&r->gpus[i]);

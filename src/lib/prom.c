@@ -93,8 +93,8 @@ void prom_free(struct prom *p)
 }
 
 struct prom_family *prom_family(struct prom *p, enum prom_kind kind, const char *name,
-                                const char *help, const char *const *labels,
-                                const double *buckets, size_t nbuckets)
+				const char *help, const char *const *labels, const double *buckets,
+				size_t nbuckets)
 {
 	if (!name_ok(name) || nbuckets > PROM_BUCKETS_MAX)
 		return NULL;
@@ -301,7 +301,7 @@ static void put_number(struct buf *b, double v)
 
 /* name{l1="v1",...[,le="x"]} */
 static void put_labels(struct buf *b, const struct prom_family *f, const struct series *s,
-                       const char *le)
+		       const char *le)
 {
 	if (f->nlabels == 0 && !le)
 		return;
@@ -326,8 +326,8 @@ static void put_labels(struct buf *b, const struct prom_family *f, const struct 
 
 char *prom_render(struct prom *p, size_t *len)
 {
-	static const char *kinds[] = {"counter", "gauge", "histogram"};
-	struct buf b = {0};
+	static const char *kinds[] = { "counter", "gauge", "histogram" };
+	struct buf b = { 0 };
 	pthread_mutex_lock(&p->mu);
 	for (const struct prom_family *f = p->first; f; f = f->next) {
 		bprintf(&b, "# HELP %s ", f->name);

@@ -31,8 +31,8 @@ void prom_free(struct prom *p);
 /* labels: NULL-terminated names (at most PROM_LABELS_MAX); buckets: upper bounds, ascending
  * (histograms only; +Inf is implicit). Returns NULL on a bad name or ENOMEM. */
 struct prom_family *prom_family(struct prom *p, enum prom_kind kind, const char *name,
-                                const char *help, const char *const *labels,
-                                const double *buckets, size_t nbuckets);
+				const char *help, const char *const *labels, const double *buckets,
+				size_t nbuckets);
 /* values: one per label name (NULL-terminated not required; exactly as many as names). */
 void prom_inc(struct prom_family *f, const char *const *values, double by);
 void prom_set(struct prom_family *f, const char *const *values, double v);

@@ -165,12 +165,9 @@ json_t *sysd_status_json(const struct sysd_unit *u)
 	static const struct {
 		const char *field, *prop;
 	} map[] = {
-		{ "load_state", "LoadState" },
-		{ "active_state", "ActiveState" },
-		{ "sub_state", "SubState" },
-		{ "unit_file_state", "UnitFileState" },
-		{ "main_pid", "MainPID" },
-		{ "exit_code", "ExecMainCode" },
+		{ "load_state", "LoadState" },       { "active_state", "ActiveState" },
+		{ "sub_state", "SubState" },         { "unit_file_state", "UnitFileState" },
+		{ "main_pid", "MainPID" },           { "exit_code", "ExecMainCode" },
 		{ "exit_status", "ExecMainStatus" },
 	};
 	json_t *o = json_object();

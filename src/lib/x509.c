@@ -251,8 +251,7 @@ static const char *pick_cn(const char *const *hosts, size_t nhosts)
 	return X509_DEFAULT_CN;
 }
 
-static int build_cert(EVP_PKEY *pkey, const char *const *hosts, size_t nhosts, int days,
-		      X509 **out)
+static int build_cert(EVP_PKEY *pkey, const char *const *hosts, size_t nhosts, int days, X509 **out)
 {
 	X509 *x = X509_new();
 	if (!x)
@@ -270,8 +269,8 @@ static int build_cert(EVP_PKEY *pkey, const char *const *hosts, size_t nhosts, i
 	const char *cn = pick_cn(hosts, nhosts);
 	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Cloister",
 					-1, -1, 0) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
-					-1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+					0) ||
 	    !X509_set_issuer_name(x, name))
 		goto fail;
 
@@ -387,9 +386,9 @@ static int cert_info_impl(const char *path, struct x509_info *info)
 	if (r == 0) {
 		EVP_PKEY *pub = X509_get0_pubkey(x);
 		/* X509_check_issued would also demand keyCertSign, which a leaf lacks. */
-		in.self_signed = X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)) ==
-					 0 &&
-				 pub && X509_verify(x, pub) == 1;
+		in.self_signed =
+			X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)) == 0 &&
+			pub && X509_verify(x, pub) == 1;
 		*info = in;
 	}
 	X509_free(x);

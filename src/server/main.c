@@ -20,7 +20,7 @@
 static void handle_health(struct http_req *req)
 {
 	http_reply_json(req, 200,
-	                json_pack("{s:s,s:s}", "status", "ok", "version", CLOISTER_VERSION));
+			json_pack("{s:s,s:s}", "status", "ok", "version", CLOISTER_VERSION));
 }
 
 static void http_log(void *app, const char *msg)
@@ -30,17 +30,17 @@ static void http_log(void *app, const char *msg)
 }
 
 static const struct http_route routes[] = {
-	{HTTP_GET, "/health", handle_health},
+	{ HTTP_GET, "/health", handle_health },
 };
 
 int main(int argc, char **argv)
 {
 	const char *listen_addr = CLOISTERD_LISTEN_DEFAULT;
 	static const struct option longopts[] = {
-		{"listen-addr", required_argument, NULL, 'l'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "listen-addr", required_argument, NULL, 'l' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "l:h", longopts, NULL)) != -1) {
@@ -82,8 +82,8 @@ int main(int argc, char **argv)
 	}
 	char port[16];
 	snprintf(port, sizeof(port), "%u", http_server_port(s));
-	log_kv(CLOG_INFO, "listening", "addr", listen_addr, "port", port, "version", CLOISTER_VERSION,
-	       NULL);
+	log_kv(CLOG_INFO, "listening", "addr", listen_addr, "port", port, "version",
+	       CLOISTER_VERSION, NULL);
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_kv(CLOG_INFO, "stopping", "signal", strsignal(sig), NULL);

@@ -41,7 +41,7 @@ static void test_invalid(void **state)
 	assert_int_equal(parse("Bearer YWRtaW46Zm9vYmFy", u, p), -EINVAL);
 	assert_int_equal(parse("Basic", u, p), -EINVAL);
 	assert_int_equal(parse("Basic ", u, p), -EINVAL);
-	assert_int_equal(parse("Basic YWRtaW4=", u, p), -EINVAL);      /* no colon */
+	assert_int_equal(parse("Basic YWRtaW4=", u, p), -EINVAL);        /* no colon */
 	assert_int_equal(parse("Basic YWRtaW46Zm9vYmF", u, p), -EINVAL); /* bad padding */
 	assert_int_equal(parse("Basic !!!!", u, p), -EINVAL);
 	assert_int_equal(parse("Basic AGFkbWluOng=", u, p), -EINVAL); /* NUL inside */

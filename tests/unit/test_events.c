@@ -70,7 +70,7 @@ static int teardown(void **state)
 
 static struct events *open_ok(const char *path, size_t max_entries, size_t max_bytes)
 {
-	struct events_opts o = {.path = path, .max_entries = max_entries, .max_bytes = max_bytes};
+	struct events_opts o = { .path = path, .max_entries = max_entries, .max_bytes = max_bytes };
 	struct events *ev = NULL;
 	assert_int_equal(events_open(&o, &ev), 0);
 	assert_non_null(ev);
@@ -196,48 +196,48 @@ static void test_open_limits(void **state)
 {
 	struct fixture *f = *state;
 	struct events *ev = NULL;
-	struct events_opts o = {.max_entries = EVENTS_MAX_ENTRIES_CEILING};
+	struct events_opts o = { .max_entries = EVENTS_MAX_ENTRIES_CEILING };
 	assert_int_equal(events_open(&o, &ev), 0);
 	events_free(ev);
 	o.max_entries = EVENTS_MAX_ENTRIES_CEILING + 1;
 	assert_int_equal(events_open(&o, &ev), -E2BIG);
 
-	o = (struct events_opts){.max_bytes = EVENTS_MAX_BYTES_CEILING};
+	o = (struct events_opts){ .max_bytes = EVENTS_MAX_BYTES_CEILING };
 	assert_int_equal(events_open(&o, &ev), 0);
 	events_free(ev);
 	o.max_bytes = EVENTS_MAX_BYTES_CEILING + 1;
 	assert_int_equal(events_open(&o, &ev), -E2BIG);
 
-	o = (struct events_opts){.max_message_bytes = EVENTS_MESSAGE_MAX_BYTES};
+	o = (struct events_opts){ .max_message_bytes = EVENTS_MESSAGE_MAX_BYTES };
 	assert_int_equal(events_open(&o, &ev), 0);
 	events_free(ev);
 	o.max_message_bytes = EVENTS_MESSAGE_MAX_BYTES + 1;
 	assert_int_equal(events_open(&o, &ev), -E2BIG);
 
 	/* The newest message must always fit in max_bytes. */
-	o = (struct events_opts){.max_bytes = 100, .max_message_bytes = 101};
+	o = (struct events_opts){ .max_bytes = 100, .max_message_bytes = 101 };
 	assert_int_equal(events_open(&o, &ev), -EINVAL);
-	o = (struct events_opts){.max_bytes = 100, .max_message_bytes = 100};
+	o = (struct events_opts){ .max_bytes = 100, .max_message_bytes = 100 };
 	assert_int_equal(events_open(&o, &ev), 0);
 	events_free(ev);
 
-	o = (struct events_opts){.path = ""};
+	o = (struct events_opts){ .path = "" };
 	assert_int_equal(events_open(&o, &ev), -EINVAL);
 	assert_int_equal(events_open(NULL, &ev), -EINVAL);
 
 	char missing[256];
 	snprintf(missing, sizeof(missing), "%s/no/such/dir/events.log", f->dir);
-	o = (struct events_opts){.path = missing};
+	o = (struct events_opts){ .path = missing };
 	assert_int_equal(events_open(&o, &ev), -ENOENT);
 
-	o = (struct events_opts){.path = f->dir}; /* a directory is not an event log */
+	o = (struct events_opts){ .path = f->dir }; /* a directory is not an event log */
 	assert_int_equal(events_open(&o, &ev), -EBADMSG);
 }
 
 static void test_message_limit(void **state)
 {
 	(void)state;
-	struct events_opts o = {.max_message_bytes = 10};
+	struct events_opts o = { .max_message_bytes = 10 };
 	struct events *ev;
 	assert_int_equal(events_open(&o, &ev), 0);
 	assert_int_equal(append_str(ev, "0123456789"), 1); /* at the limit */
@@ -249,14 +249,14 @@ static void test_message_limit(void **state)
 	events_free(ev);
 
 	/* Default max_message_bytes is the ceiling, lowered to max_bytes when that is smaller. */
-	o = (struct events_opts){0};
+	o = (struct events_opts){ 0 };
 	assert_int_equal(events_open(&o, &ev), 0);
 	char big[EVENTS_MESSAGE_MAX_BYTES + 1];
 	memset(big, 'x', sizeof(big));
 	assert_int_equal(events_append(ev, big, EVENTS_MESSAGE_MAX_BYTES, NULL), 0);
 	assert_int_equal(events_append(ev, big, EVENTS_MESSAGE_MAX_BYTES + 1, NULL), -E2BIG);
 	events_free(ev);
-	o = (struct events_opts){.max_bytes = 8};
+	o = (struct events_opts){ .max_bytes = 8 };
 	assert_int_equal(events_open(&o, &ev), 0);
 	assert_int_equal(events_append(ev, big, 8, NULL), 0);
 	assert_int_equal(events_append(ev, big, 9, NULL), -E2BIG);
@@ -311,7 +311,7 @@ static void test_ring_model(void **state)
 {
 	(void)state;
 	enum { N = 5000, MAXE = 50, MAXB = 3000 };
-	struct events_opts o = {.max_entries = MAXE, .max_bytes = MAXB, .max_message_bytes = 200};
+	struct events_opts o = { .max_entries = MAXE, .max_bytes = MAXB, .max_message_bytes = 200 };
 	struct events *ev;
 	assert_int_equal(events_open(&o, &ev), 0);
 	static char msgs[N][201];
@@ -335,7 +335,8 @@ static void test_ring_model(void **state)
 			for (ssize_t j = 0; j < n; j++) {
 				assert_int_equal(list[j].seq, first + (size_t)j + 1);
 				assert_int_equal(list[j].len, lens[first + (size_t)j]);
-				assert_memory_equal(list[j].message, msgs[first + (size_t)j], list[j].len);
+				assert_memory_equal(list[j].message, msgs[first + (size_t)j],
+						    list[j].len);
 			}
 			if (n)
 				events_list_free(list, (size_t)n);
@@ -416,7 +417,7 @@ static void test_torn_tail_repaired(void **state)
 	ev = open_ok(f->path, 100, 0);
 	assert_range(ev, 1, 2);
 	assert_int_equal(file_size(f->path), two); /* repaired on disk */
-	append_m(ev, 3, 3);                       /* seq continues from the last persisted */
+	append_m(ev, 3, 3);                        /* seq continues from the last persisted */
 	events_free(ev);
 	ev = open_ok(f->path, 100, 0);
 	assert_range(ev, 1, 3);
@@ -455,7 +456,7 @@ static void assert_open_badmsg_untouched(const char *path)
 {
 	static unsigned char before[16384], after[16384];
 	size_t nb = read_all(path, before, sizeof(before));
-	struct events_opts o = {.path = path};
+	struct events_opts o = { .path = path };
 	struct events *ev = (struct events *)1;
 	assert_int_equal(events_open(&o, &ev), -EBADMSG);
 	size_t na = read_all(path, after, sizeof(after));
@@ -519,7 +520,8 @@ static off_t append_big(struct events *ev, const char *path, uint64_t first, int
 	memset(m, 'p', sizeof(m));
 	for (int i = 0; i < n; i++) {
 		char num[24];
-		int k = snprintf(num, sizeof(num), "%llu", (unsigned long long)(first + (uint64_t)i));
+		int k = snprintf(num, sizeof(num), "%llu",
+				 (unsigned long long)(first + (uint64_t)i));
 		memcpy(m, num, (size_t)k);
 		uint64_t seq;
 		assert_int_equal(events_append(ev, m, len, &seq), 0);
@@ -691,7 +693,7 @@ static void test_unsubscribe_waits_for_callback(void **state)
 {
 	(void)state;
 	struct events *ev = open_ok(NULL, 10, 0);
-	struct slow_sub s = {0};
+	struct slow_sub s = { 0 };
 	int id = events_subscribe(ev, slow_cb, &s);
 	assert_true(id > 0);
 	pthread_t t;
@@ -737,7 +739,7 @@ static void check_concurrent_result(struct events *ev)
 	struct event *list;
 	ssize_t n = events_list(ev, 0, SIZE_MAX, &list);
 	assert_int_equal(n, THREADS * PER_THREAD);
-	int next[THREADS] = {0};
+	int next[THREADS] = { 0 };
 	for (ssize_t i = 0; i < n; i++) {
 		assert_int_equal(list[i].seq, (uint64_t)i + 1);
 		int t, k;
@@ -758,7 +760,7 @@ static void test_concurrent_appends(void **state)
 	static struct worker w[THREADS];
 	pthread_t t[THREADS];
 	for (int i = 0; i < THREADS; i++) {
-		w[i] = (struct worker){.ev = ev, .id = i};
+		w[i] = (struct worker){ .ev = ev, .id = i };
 		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
 	}
 	for (int i = 0; i < THREADS; i++)
@@ -804,23 +806,27 @@ static void test_sanitize(void **state)
 {
 	(void)state;
 	assert_san("hello", 100, "hello");
-	assert_san("a\tb", 100, "a\tb");                /* TAB kept */
-	assert_san("a\xff" "b", 100, "a" FFFD "b");     /* invalid byte */
-	assert_san("a\x01" "b\x7f", 100, "a" FFFD "b" FFFD); /* C0 control and DEL */
-	assert_san("a\rb", 100, "a" FFFD "b");          /* \r inside */
-	assert_san("line\r", 100, "line");              /* one trailing \r removed */
+	assert_san("a\tb", 100, "a\tb"); /* TAB kept */
+	assert_san("a\xff"
+		   "b",
+		   100, "a" FFFD "b"); /* invalid byte */
+	assert_san("a\x01"
+		   "b\x7f",
+		   100, "a" FFFD "b" FFFD);    /* C0 control and DEL */
+	assert_san("a\rb", 100, "a" FFFD "b"); /* \r inside */
+	assert_san("line\r", 100, "line");     /* one trailing \r removed */
 	assert_san("line\r\r", 100, "line" FFFD);
 	assert_san("\r", 100, "");
-	assert_san("\xC0\xAF", 100, FFFD FFFD);         /* overlong */
-	assert_san("\xED\xA0\x80", 100, FFFD FFFD FFFD); /* surrogate */
+	assert_san("\xC0\xAF", 100, FFFD FFFD);                   /* overlong */
+	assert_san("\xED\xA0\x80", 100, FFFD FFFD FFFD);          /* surrogate */
 	assert_san("\xF4\x90\x80\x80", 100, FFFD FFFD FFFD FFFD); /* > U+10FFFF */
-	assert_san("x\xE2\x82", 100, "x" FFFD);        /* cut off sequence: one U+FFFD */
+	assert_san("x\xE2\x82", 100, "x" FFFD);                   /* cut off sequence: one U+FFFD */
 	assert_san("\xE2\x82x", 100, FFFD "x");
 	assert_san("€𝄞é", 100, "€𝄞é");
 	/* Cut at max on a character boundary. */
 	assert_san("ééé", 6, "ééé");
 	assert_san("ééé", 5, "éé");
-	assert_san("abc\xff", 5, "abc");  /* U+FFFD would not fit */
+	assert_san("abc\xff", 5, "abc"); /* U+FFFD would not fit */
 	assert_san("abc\xff", 6, "abc" FFFD);
 	assert_san("abcdef", 0, "");
 	/* outcap bounds the output too. */
@@ -835,7 +841,7 @@ static void test_validate(void **state)
 	(void)state;
 	assert_int_equal(events_validate("hello\tworld é€𝄞", strlen("hello\tworld é€𝄞"), 100), 0);
 	assert_int_equal(events_validate("", 0, 0), 0);
-	assert_int_equal(events_validate("abcde", 5, 5), 0);      /* at the limit */
+	assert_int_equal(events_validate("abcde", 5, 5), 0);       /* at the limit */
 	assert_int_equal(events_validate("abcdef", 6, 5), -E2BIG); /* past it */
 	assert_int_equal(events_validate("a\nb", 3, 100), -EINVAL);
 	assert_int_equal(events_validate("a\rb", 3, 100), -EINVAL);

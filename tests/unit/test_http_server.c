@@ -43,8 +43,8 @@ static void h_hello(struct http_req *req)
 static void h_item(struct http_req *req)
 {
 	http_reply_json(req, 200,
-	                json_pack("{s:s,s:s}", "id", http_req_param(req, "id"), "rest",
-	                          http_req_param(req, "rest") ? http_req_param(req, "rest") : ""));
+			json_pack("{s:s,s:s}", "id", http_req_param(req, "id"), "rest",
+				  http_req_param(req, "rest") ? http_req_param(req, "rest") : ""));
 }
 
 static void h_echo(struct http_req *req)
@@ -126,7 +126,7 @@ static int gate(struct http_req *req)
 }
 
 static void on_complete(void *app, const char *route, const char *method, unsigned status,
-                        int64_t us)
+			int64_t us)
 {
 	(void)method;
 	(void)us;
@@ -139,14 +139,14 @@ static void on_complete(void *app, const char *route, const char *method, unsign
 }
 
 static const struct http_route routes[] = {
-	{HTTP_GET, "/hello", h_hello},
-	{HTTP_GET | HTTP_DELETE, "/items/{id}", h_item, .name = "item"},
-	{HTTP_GET, "/files/{id}/{rest*}", h_item},
-	{HTTP_POST, "/echo", h_echo, HTTP_BODY_BUFFER, 1000},
-	{HTTP_PUT, "/stream-in", s_done, HTTP_BODY_STREAM, 100000, .body_begin = s_begin,
-	 .body_chunk = s_chunk, .cleanup = s_cleanup},
-	{HTTP_GET, "/slow", h_slow, .flags = HTTP_ROUTE_BLOCKING},
-	{HTTP_GET, "/stream", h_stream},
+	{ HTTP_GET, "/hello", h_hello },
+	{ HTTP_GET | HTTP_DELETE, "/items/{id}", h_item, .name = "item" },
+	{ HTTP_GET, "/files/{id}/{rest*}", h_item },
+	{ HTTP_POST, "/echo", h_echo, HTTP_BODY_BUFFER, 1000 },
+	{ HTTP_PUT, "/stream-in", s_done, HTTP_BODY_STREAM, 100000, .body_begin = s_begin,
+	  .body_chunk = s_chunk, .cleanup = s_cleanup },
+	{ HTTP_GET, "/slow", h_slow, .flags = HTTP_ROUTE_BLOCKING },
+	{ HTTP_GET, "/stream", h_stream },
 };
 
 struct fixture {
@@ -173,7 +173,7 @@ static struct fixture *start(bool with_gate, const struct http_tls_opts *tls)
 	if (!f->s)
 		fail_msg("start: %s", err);
 	snprintf(f->base, sizeof(f->base), "%s://127.0.0.1:%u", tls ? "https" : "http",
-	         http_server_port(f->s));
+		 http_server_port(f->s));
 	return f;
 }
 
@@ -265,7 +265,7 @@ static void test_keepalive(void **state)
 	struct fixture *f = start(false, NULL);
 	char url[128];
 	snprintf(url, sizeof(url), "%s/hello", f->base);
-	struct resp r = {0};
+	struct resp r = { 0 };
 	CURL *c = handle(url, &r);
 	for (int i = 0; i < 5; i++) {
 		r.len = 0;
@@ -281,7 +281,7 @@ static void test_keepalive(void **state)
 }
 
 static long post(struct fixture *f, const char *path, const char *method, const char *body,
-                 size_t len, bool chunked, struct resp *r)
+		 size_t len, bool chunked, struct resp *r)
 {
 	char url[256];
 	snprintf(url, sizeof(url), "%s%s", f->base, path);
@@ -434,7 +434,7 @@ static void test_header_limit(void **state)
 	struct fixture *f = start(false, NULL);
 	char url[128];
 	snprintf(url, sizeof(url), "%s/hello", f->base);
-	struct resp r = {0};
+	struct resp r = { 0 };
 	CURL *c = handle(url, &r);
 	size_t n = HTTP_HEADER_MAX_BYTES + 100;
 	char *hdr = malloc(n + 16);
@@ -458,10 +458,10 @@ static void test_header_limit(void **state)
 static void test_tls(void **state)
 {
 	(void)state;
-	const char *hosts[] = {"localhost", "127.0.0.1"};
+	const char *hosts[] = { "localhost", "127.0.0.1" };
 	char *cert = NULL, *key = NULL;
 	assert_int_equal(x509_selfsigned(hosts, 2, 1, &cert, &key), 0);
-	struct http_tls_opts tls = {.cert_pem = cert, .key_pem = key};
+	struct http_tls_opts tls = { .cert_pem = cert, .key_pem = key };
 	struct fixture *f = start(false, &tls);
 	char path[] = "/tmp/test_http_XXXXXX";
 	int fd = mkstemp(path);
@@ -470,7 +470,7 @@ static void test_tls(void **state)
 	close(fd);
 	char url[128];
 	snprintf(url, sizeof(url), "%s/hello", f->base);
-	struct resp r = {0};
+	struct resp r = { 0 };
 	CURL *c = handle(url, &r);
 	curl_easy_setopt(c, CURLOPT_CAINFO, path);
 	assert_int_equal(curl_easy_perform(c), CURLE_OK);
@@ -493,7 +493,9 @@ static void test_bad_listen(void **state)
 {
 	(void)state;
 	char err[256];
-	struct http_server_opts o = {.listen_addr = "not-an-ip:80", .routes = routes, .nroutes = 1};
+	struct http_server_opts o = { .listen_addr = "not-an-ip:80",
+				      .routes = routes,
+				      .nroutes = 1 };
 	assert_null(http_server_start(&o, err, sizeof(err)));
 	assert_non_null(strstr(err, "must be an IP address"));
 	o.listen_addr = "127.0.0.1:99999";
@@ -514,10 +516,10 @@ int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_routing),         cmocka_unit_test(test_keepalive),
-		cmocka_unit_test(test_body_limits),     cmocka_unit_test(test_gate),
+		cmocka_unit_test(test_routing),          cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_body_limits),      cmocka_unit_test(test_gate),
 		cmocka_unit_test(test_blocking_workers), cmocka_unit_test(test_stream),
-		cmocka_unit_test(test_header_limit),    cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_header_limit),     cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_bad_listen),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -118,7 +118,12 @@ static void test_text_invalid_utf8(void **state)
 {
 	struct capture *c = *state;
 	/* A lone continuation byte, an overlong '/', a surrogate and a truncated sequence. */
-	log_kv(CLOG_INFO, "m", "v", "a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\xe2\x82", NULL);
+	log_kv(CLOG_INFO, "m", "v",
+	       "a\x80"
+	       "b\xc0\xaf"
+	       "c\xed\xa0\x80"
+	       "d\xe2\x82",
+	       NULL);
 	assert_string_equal(drain(c) + TS_LEN,
 			    " INFO cloister-agent: m v=\"a\\x80b\\xc0\\xafc\\xed\\xa0\\x80d"
 			    "\\xe2\\x82\"\n");
@@ -187,7 +192,10 @@ static void test_json_hostile_values(void **state)
 	struct capture *c = *state;
 	log_setup("cloister-agent", true, true);
 	const char *evil = "q\"uote\\ \n\"},{\"level\":\"error\" \x01\x7f\t\r\xe2\x80\xa8";
-	log_kv(CLOG_DEBUG, evil, evil, evil, "bytes", "a\xff\xfe" "b\xc3", NULL);
+	log_kv(CLOG_DEBUG, evil, evil, evil, "bytes",
+	       "a\xff\xfe"
+	       "b\xc3",
+	       NULL);
 	json_t *j = parse_one_json_line(c);
 	assert_string_equal(json_string_value(json_object_get(j, "level")), "debug");
 	/* Valid UTF-8 input round-trips exactly through a JSON parser. */

@@ -220,8 +220,9 @@ static int64_t run_threads(struct memo *m, struct filler *f, int64_t ttl, struct
 	pthread_t th[NTHREADS];
 	int64_t t0 = util_mono_ms();
 	for (int i = 0; i < NTHREADS; i++) {
-		w[i] = (struct worker){ .m = m, .f = f, .key = keys[i], .ttl = ttl,
-					.barrier = &barrier };
+		w[i] = (struct worker){
+			.m = m, .f = f, .key = keys[i], .ttl = ttl, .barrier = &barrier
+		};
 		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
 	}
 	for (int i = 0; i < NTHREADS; i++)

@@ -136,11 +136,15 @@ static const char xml_head[] = "<?xml version=\"1.0\" ?>\n"
 
 static void x_gpu(struct sb *b, int i, int nprocs)
 {
-	sb_add(b, "<gpu id=\"00000000:%02X:00.0\"><product_name>NVIDIA L4</product_name>"
-		  "<processes>\n", i);
+	sb_add(b,
+	       "<gpu id=\"00000000:%02X:00.0\"><product_name>NVIDIA L4</product_name>"
+	       "<processes>\n",
+	       i);
 	for (int p = 0; p < nprocs; p++)
-		sb_add(b, "<process_info><pid>%d</pid><type>C</type><process_name>p</process_name>"
-			  "<used_memory>1 MiB</used_memory></process_info>\n", 100 + p);
+		sb_add(b,
+		       "<process_info><pid>%d</pid><type>C</type><process_name>p</process_name>"
+		       "<used_memory>1 MiB</used_memory></process_info>\n",
+		       100 + p);
 	sb_add(b, "</processes></gpu>\n");
 }
 
@@ -313,7 +317,7 @@ static void test_xml_v100s_x8_last_gpu(void **state)
 	assert_int_equal(g->ecc_volatile_corrected, 0);
 	assert_int_equal(g->ecc_aggregate_uncorrected, 0);
 	assert_int_equal(g->fan_speed_pct, -1); /* N/A */
-	assert_null(g->mig_mode);                /* N/A */
+	assert_null(g->mig_mode);               /* N/A */
 	assert_int_equal(g->nprocs, 1);
 	assert_string_equal(g->procs[0].pid, "37305");
 	assert_string_equal(g->procs[0].name, "python");
@@ -393,8 +397,8 @@ static void test_xml_truncated(void **state)
 	}
 	struct nvsmi_report r;
 	char err[256];
-	assert_int_equal(parse_xml_str("<nvidia_smi_log>\n<gpu id=\"x\">\n<product_name>A</pro",
-				       &r, err, sizeof(err)),
+	assert_int_equal(parse_xml_str("<nvidia_smi_log>\n<gpu id=\"x\">\n<product_name>A</pro", &r,
+				       err, sizeof(err)),
 			 -EINVAL);
 	assert_string_equal(err, "XML syntax error at line 3: unclosed token");
 }
@@ -410,12 +414,13 @@ static void test_xml_not_nvsmi(void **state)
 	assert_int_equal(nvsmi_parse_xml("", 0, &r, err, sizeof(err)), -EINVAL);
 	assert_contains(err, "line 1");
 	assert_int_equal(parse_xml_str("NVIDIA-SMI has failed", &r, err, sizeof(err)), -EINVAL);
-	assert_int_equal(parse_xml_str("<nvidia_smi_log></nvidia_smi_log><x/>", &r, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		parse_xml_str("<nvidia_smi_log></nvidia_smi_log><x/>", &r, err, sizeof(err)),
+		-EINVAL);
 	/* a NUL byte inside */
-	assert_int_equal(nvsmi_parse_xml("<nvidia_smi_log>\0</nvidia_smi_log>", 34, &r, err,
-					 sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		nvsmi_parse_xml("<nvidia_smi_log>\0</nvidia_smi_log>", 34, &r, err, sizeof(err)),
+		-EINVAL);
 	/* a long non-ASCII root name is cut at a character boundary: err stays UTF-8 */
 	struct sb b = { 0 };
 	sb_add(&b, "<");
@@ -438,23 +443,26 @@ static void test_xml_entities_refused(void **state)
 	static const char *const docs[] = {
 		/* billion laughs */
 		("<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log [\n"
-		" <!ENTITY lol \"lol\">\n"
-		" <!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
-		" <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
-		" <!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
-		"]>\n<nvidia_smi_log><timestamp>&lol4;</timestamp></nvidia_smi_log>\n"),
+		 " <!ENTITY lol \"lol\">\n"
+		 " <!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
+		 " <!ENTITY lol3 "
+		 "\"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
+		 " <!ENTITY lol4 "
+		 "\"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
+		 "]>\n<nvidia_smi_log><timestamp>&lol4;</timestamp></nvidia_smi_log>\n"),
 		/* external entity */
 		("<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log [\n"
-		" <!ENTITY xxe SYSTEM \"file:///etc/passwd\">\n]>\n"
-		"<nvidia_smi_log><gpu id=\"1\"><product_name>&xxe;</product_name></gpu>"
-		"</nvidia_smi_log>\n"),
+		 " <!ENTITY xxe SYSTEM \"file:///etc/passwd\">\n]>\n"
+		 "<nvidia_smi_log><gpu id=\"1\"><product_name>&xxe;</product_name></gpu>"
+		 "</nvidia_smi_log>\n"),
 		/* parameter entity pulling an external DTD */
 		("<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log [\n"
-		" <!ENTITY % ext SYSTEM \"http://127.0.0.1:1/evil.dtd\">\n %ext;\n]>\n"
-		"<nvidia_smi_log/>\n"),
+		 " <!ENTITY % ext SYSTEM \"http://127.0.0.1:1/evil.dtd\">\n %ext;\n]>\n"
+		 "<nvidia_smi_log/>\n"),
 		/* reference to an entity declared nowhere we read */
-		("<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log SYSTEM \"nvsmi_device_v11.dtd\">\n"
-		"<nvidia_smi_log><timestamp>&undeclared;</timestamp></nvidia_smi_log>\n"),
+		("<?xml version=\"1.0\"?>\n<!DOCTYPE nvidia_smi_log SYSTEM "
+		 "\"nvsmi_device_v11.dtd\">\n"
+		 "<nvidia_smi_log><timestamp>&undeclared;</timestamp></nvidia_smi_log>\n"),
 	};
 	static const char *const why[] = { "entity declaration 'lol'", "entity declaration 'xxe'",
 					   "entity declaration 'ext'", "undeclared" };
@@ -468,10 +476,11 @@ static void test_xml_entities_refused(void **state)
 	}
 	/* predefined entities and character references are plain text */
 	struct nvsmi_report r;
-	assert_int_equal(parse_xml_str("<nvidia_smi_log><gpu id=\"g\"><product_name>A&amp;B&lt;&#67;"
-				       "</product_name></gpu></nvidia_smi_log>",
-				       &r, NULL, 0),
-			 0);
+	assert_int_equal(
+		parse_xml_str("<nvidia_smi_log><gpu id=\"g\"><product_name>A&amp;B&lt;&#67;"
+			      "</product_name></gpu></nvidia_smi_log>",
+			      &r, NULL, 0),
+		0);
 	assert_string_equal(r.gpus[0].name, "A&B<C");
 	nvsmi_report_done(&r);
 }
@@ -800,7 +809,9 @@ static void test_query_damage_rules(void **state)
 		{ "   Fan Speed                              : 10 %\n", "not a multiple of 4" },
 		{ "            Fan Speed                     : 10 %\n", "jumps from level 1 to 3" },
 		{ "    Fan\tSpeed                             : 10 %\n", "control character 0x09" },
-		{ "    Fan Sp\xc3\xa9""ed                            : 10 %\n", "non-ASCII" },
+		{ "    Fan Sp\xc3\xa9"
+		  "ed                            : 10 %\n",
+		  "non-ASCII" },
 		{ "Bogus top level\n    Child                             : 1\n",
 		  "unexpected top-level line 'Bogus top level'" },
 	};
@@ -984,9 +995,8 @@ static void test_query_old_layouts(void **state)
 
 	json_t *j = nvsmi_report_json(&r);
 	assert_non_null(j);
-	json_t *p1 = json_array_get(json_object_get(json_array_get(json_object_get(j, "gpus"), 0),
-						     "processes"),
-				    1);
+	json_t *p1 = json_array_get(
+		json_object_get(json_array_get(json_object_get(j, "gpus"), 0), "processes"), 1);
 	assert_string_equal(json_string_value(json_object_get(p1, "name")), "caf\xef\xbf\xbd");
 	assert_int_equal(json_integer_value(json_object_get(p1, "pid")), 12);
 	json_t *g0 = json_array_get(json_object_get(j, "gpus"), 0);
@@ -1187,8 +1197,8 @@ static void test_report_done_idempotent(void **state)
 	(void)state;
 	nvsmi_report_done(NULL);
 	struct nvsmi_report r;
-	assert_int_equal(parse_xml_str("<nvidia_smi_log><gpu id=\"a\"/></nvidia_smi_log>", &r, NULL, 0),
-			 0);
+	assert_int_equal(
+		parse_xml_str("<nvidia_smi_log><gpu id=\"a\"/></nvidia_smi_log>", &r, NULL, 0), 0);
 	nvsmi_report_done(&r);
 	assert_report_empty(&r);
 	nvsmi_report_done(&r);

@@ -162,9 +162,9 @@ static long thread_ticks(pid_t tid)
 	char *p = strrchr(buf, ')');
 	assert_non_null(p);
 	unsigned long utime, stime;
-	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-	                        &stime),
-	                 2);
+	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+				&utime, &stime),
+			 2);
 	return (long)(utime + stime);
 }
 
@@ -266,13 +266,19 @@ static void test_sanitised_and_empty_lines(void **state)
 {
 	struct fixture *f = *state;
 	struct pipe_reader *pr = start(f, 100);
-	write_once(f, "a\xff" "b\n\n\r\nc\x01" "d\r\n\n\ttab\n\xE2\x82\n");
+	write_once(f, "a\xff"
+		      "b\n\n\r\nc\x01"
+		      "d\r\n\n\ttab\n\xE2\x82\n");
 	assert_int_equal(wait_lines(f, 4), 4);
 	usleep(50 * 1000);
 	pipe_reader_stop(pr);
 	assert_int_equal(f->count, 4); /* the empty lines were skipped */
-	assert_line(f, 0, "a\xEF\xBF\xBD" "b");
-	assert_line(f, 1, "c\xEF\xBF\xBD" "d");
+	assert_line(f, 0,
+		    "a\xEF\xBF\xBD"
+		    "b");
+	assert_line(f, 1,
+		    "c\xEF\xBF\xBD"
+		    "d");
 	assert_line(f, 2, "\ttab");
 	assert_line(f, 3, "\xEF\xBF\xBD");
 }
@@ -394,7 +400,7 @@ static void test_start_errors(void **state)
 	assert_int_equal(pipe_reader_start(f->path, 100, NULL, NULL, f, &pr), -EINVAL);
 	assert_int_equal(pipe_reader_start(f->path, 0, on_line, NULL, f, &pr), -EINVAL);
 	assert_int_equal(pipe_reader_start(f->path, PIPE_LINE_MAX_BYTES + 1, on_line, NULL, f, &pr),
-	                 -E2BIG);
+			 -E2BIG);
 	assert_null(pr);
 
 	/* max_line at the ceiling works, with no batch callback. */

@@ -28,28 +28,28 @@ static const char *write_cfg(const char *text)
 }
 
 static const char sample[] = "[general]\n"
-                             "listen_addr = \"0.0.0.0:3535\"\n"
-                             "pipe_file = \"pipe.fifo\"\n"
-                             "log_json = false\n"
-                             "log_debug = true\n"
-                             "pprof = true\n"
-                             "log_max_entries = 1000\n"
-                             "# HTTP Basic Auth\n"
-                             "basic_auth_secret_path = \"basic-auth-secret.txt\"\n"
-                             "basic_auth_secret_salt = \"D;%yL9TS:5PalS/d\"\n"
-                             "# http_read_timeout_ms = 2500\n"
-                             "tls_enabled = true\n"
-                             "tls_create_if_missing = true\n"
-                             "tls_cert_hosts = [\"localhost\", \"\"]\n"
-                             "tls_cert_path = \"cert.pem\"\n"
-                             "tls_key_path = \"key.pem\"\n"
-                             "\n"
-                             "[actions]\n"
-                             "echo_test = \"echo test\"\n"
-                             "# reboot = \"reboot\"\n"
-                             "\n"
-                             "[file_uploads]\n"
-                             "testfile = \"/tmp/testfile.txt\"\n";
+			     "listen_addr = \"0.0.0.0:3535\"\n"
+			     "pipe_file = \"pipe.fifo\"\n"
+			     "log_json = false\n"
+			     "log_debug = true\n"
+			     "pprof = true\n"
+			     "log_max_entries = 1000\n"
+			     "# HTTP Basic Auth\n"
+			     "basic_auth_secret_path = \"basic-auth-secret.txt\"\n"
+			     "basic_auth_secret_salt = \"D;%yL9TS:5PalS/d\"\n"
+			     "# http_read_timeout_ms = 2500\n"
+			     "tls_enabled = true\n"
+			     "tls_create_if_missing = true\n"
+			     "tls_cert_hosts = [\"localhost\", \"\"]\n"
+			     "tls_cert_path = \"cert.pem\"\n"
+			     "tls_key_path = \"key.pem\"\n"
+			     "\n"
+			     "[actions]\n"
+			     "echo_test = \"echo test\"\n"
+			     "# reboot = \"reboot\"\n"
+			     "\n"
+			     "[file_uploads]\n"
+			     "testfile = \"/tmp/testfile.txt\"\n";
 
 static void test_systemapi_sample(void **state)
 {
@@ -103,7 +103,7 @@ static void test_overrides(void **state)
 {
 	(void)state;
 	char err[512] = "";
-	struct settings_overrides ov = {.listen_addr = "127.0.0.1:9", .pipe_file = "/tmp/x.fifo"};
+	struct settings_overrides ov = { .listen_addr = "127.0.0.1:9", .pipe_file = "/tmp/x.fifo" };
 	struct settings *s = settings_load(write_cfg(sample), &ov, err, sizeof(err));
 	assert_non_null(s);
 	assert_string_equal(s->listen_addr, "127.0.0.1:9");
@@ -146,8 +146,8 @@ static void test_argv_action(void **state)
 	(void)state;
 	char err[512] = "";
 	struct settings *s = settings_load(
-	        write_cfg("[actions]\nhi = [\"/bin/echo\", \"hello world\", \"$HOME\"]\n"), NULL, err,
-	        sizeof(err));
+		write_cfg("[actions]\nhi = [\"/bin/echo\", \"hello world\", \"$HOME\"]\n"), NULL,
+		err, sizeof(err));
 	assert_non_null(s);
 	const struct settings_action *a = settings_action(s, "hi");
 	assert_string_equal(a->path, "/bin/echo");

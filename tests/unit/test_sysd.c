@@ -92,10 +92,11 @@ static void test_mariadb_single_unit(void **state)
 	assert_string_equal(sysd_unit_get(u, "UnitFileState"), "enabled");
 	assert_string_equal(sysd_unit_get(u, "Description"), "MariaDB database server");
 	/* value = everything after the first '=' */
-	assert_string_equal(sysd_unit_get(u, "ExecStart"),
-			    "{ path=/usr/bin/mysqld_safe ; argv[]=/usr/bin/mysqld_safe --basedir=/usr ; "
-			    "ignore_errors=no ; start_time=[Mon 2017-05-22 06:49:02 EDT] ; "
-			    "stop_time=[n/a] ; pid=2304 ; code=(null) ; status=0/0 }");
+	assert_string_equal(
+		sysd_unit_get(u, "ExecStart"),
+		"{ path=/usr/bin/mysqld_safe ; argv[]=/usr/bin/mysqld_safe --basedir=/usr ; "
+		"ignore_errors=no ; start_time=[Mon 2017-05-22 06:49:02 EDT] ; "
+		"stop_time=[n/a] ; pid=2304 ; code=(null) ; status=0/0 }");
 	assert_null(sysd_unit_get(u, "ActiveState"));
 	assert_false(sysd_healthy(u, true));
 	sysd_show_done(&s);
@@ -530,10 +531,10 @@ static void test_fixture_samples(void **state)
 		{ "systemctl.k3s.service.out", "k3s.service", true, true },
 		{ "systemctl.storage-bind-mounts.service.out", "storage-bind-mounts.service", true,
 		  true },
-		{ "systemctl.nvidia-fabricmanager.service.out", "nvidia-fabricmanager.service", false,
-		  true },
-		{ "systemctl.admission-controller.service.out", "admission-controller.service", false,
-		  false },
+		{ "systemctl.nvidia-fabricmanager.service.out", "nvidia-fabricmanager.service",
+		  false, true },
+		{ "systemctl.admission-controller.service.out", "admission-controller.service",
+		  false, false },
 		{ "systemctl.out", "unknown.service", false, false },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -621,8 +622,9 @@ static void test_fake_systemctl(void **state)
 	char path[PATH_MAX];
 	install("systemctl", path);
 	write_str(tmpdir, "systemctl.k3s.service.out", K3S_RUNNING);
-	char *argv[] = { "systemctl", "show", "k3s.service", "--no-pager", "--property=Id",
-			 "--property=LoadState", NULL };
+	char *argv[] = { "systemctl",  "show",          "k3s.service",
+			 "--no-pager", "--property=Id", "--property=LoadState",
+			 NULL };
 	struct proc_result r;
 	/* the child gets the default minimal environment: the dir comes from fake_cmd.dir */
 	run_fake(path, argv, 5000, &r);
@@ -636,7 +638,8 @@ static void test_fake_systemctl(void **state)
 
 	/* an unknown unit falls back to systemctl.out; a per-key mode applies to its key only */
 	write_str(tmpdir, "systemctl.out", "Id=other.service\nLoadState=not-found\n");
-	write_str(tmpdir, "systemctl.bad.service.mode", "stderr Failed to get properties\nexit 4\n");
+	write_str(tmpdir, "systemctl.bad.service.mode",
+		  "stderr Failed to get properties\nexit 4\n");
 	char *argv2[] = { "systemctl", "show", "--no-pager", "other.service", NULL };
 	run_fake(path, argv2, 5000, &r);
 	assert_int_equal(r.exit_code, 0);

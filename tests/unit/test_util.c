@@ -53,7 +53,7 @@ static void test_parse_u64(void **state)
 static void test_hex(void **state)
 {
 	(void)state;
-	unsigned char in[3] = {0x00, 0xab, 0xff}, out[3];
+	unsigned char in[3] = { 0x00, 0xab, 0xff }, out[3];
 	char h[7];
 	util_hex(h, in, 3);
 	assert_string_equal(h, "00abff");

@@ -65,8 +65,8 @@ static void add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 
 /* issuer == NULL: self-signed. eku: NULL for none, else an OpenSSL EKU list. Validity is
  * [now + nb, now + na] seconds. */
-static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-		       bool ca, const char *eku, long nb, long na, long serial)
+static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
+		       const char *eku, long nb, long na, long serial)
 {
 	X509 *x = X509_new();
 	assert_non_null(x);
@@ -80,8 +80,7 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
 	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
 						    (const unsigned char *)cn, -1, -1, 0),
 			 1);
-	assert_int_equal(
-		X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name), 1);
+	assert_int_equal(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name), 1);
 	X509V3_CTX ctx;
 	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
 	add_ext(x, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
@@ -248,7 +247,7 @@ static int pki_teardown(void **state)
 	X509 *certs[] = { pki.ca1, pki.ca2, pki.ca3, pki.inter };
 	for (size_t i = 0; i < 4; i++)
 		X509_free(certs[i]);
-	struct der *ders[] = { &pki.ok,     &pki.other,   &pki.expired,   &pki.revoked, &pki.server,
+	struct der *ders[] = { &pki.ok,    &pki.other,   &pki.expired,   &pki.revoked, &pki.server,
 			       &pki.noeku, &pki.via_int, &pki.inter_der, &pki.ca1_der };
 	for (size_t i = 0; i < sizeof(ders) / sizeof(ders[0]); i++)
 		OPENSSL_free(ders[i]->p);
@@ -653,9 +652,8 @@ static void test_selfsigned_names(void **state)
 	/* No hosts, or only empty ones: default CN, no SAN extension. */
 	const char *empties[] = { "", "" };
 	for (int round = 0; round < 2; round++) {
-		assert_int_equal(x509_selfsigned(round ? empties : NULL, round ? 2 : 0, 1, &cert,
-						 &key),
-				 0);
+		assert_int_equal(
+			x509_selfsigned(round ? empties : NULL, round ? 2 : 0, 1, &cert, &key), 0);
 		X509 *x = parse_cert_pem(cert);
 		name_entry(X509_get_subject_name(x), NID_commonName, buf, sizeof(buf));
 		assert_string_equal(buf, "cloister-agent");

@@ -10,7 +10,7 @@
 #include <strings.h>
 
 int http_basic_auth_parse(const char *hdr, char *user, size_t ucap, char *pass, size_t pcap,
-                          size_t *pass_len)
+			  size_t *pass_len)
 {
 	if (!hdr || ucap == 0 || pcap == 0)
 		return -EINVAL;
@@ -32,7 +32,7 @@ int http_basic_auth_parse(const char *hdr, char *user, size_t ucap, char *pass, 
 	const char *end = NULL;
 	int rc = -EINVAL;
 	if (sodium_base642bin(dec, sizeof(dec), b64, blen, NULL, &dlen, &end,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != b64 + blen)
 		goto out;
 	if (memchr(dec, '\0', dlen))

@@ -17,6 +17,6 @@
  * *pass_len set. Returns -EINVAL when malformed, -E2BIG when the value or a part does not fit.
  * The caller wipes pass when done. */
 int http_basic_auth_parse(const char *hdr, char *user, size_t ucap, char *pass, size_t pcap,
-                          size_t *pass_len);
+			  size_t *pass_len);
 
 #endif

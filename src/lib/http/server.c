@@ -138,8 +138,8 @@ static unsigned method_bit(const char *m)
 	static const struct {
 		const char *name;
 		unsigned bit;
-	} tab[] = {{"GET", HTTP_GET},       {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},
-	           {"PUT", HTTP_PUT},       {"DELETE", HTTP_DELETE}, {"PATCH", HTTP_PATCH}};
+	} tab[] = { { "GET", HTTP_GET }, { "HEAD", HTTP_HEAD },     { "POST", HTTP_POST },
+		    { "PUT", HTTP_PUT }, { "DELETE", HTTP_DELETE }, { "PATCH", HTTP_PATCH } };
 	for (size_t i = 0; i < ARRAY_SIZE(tab); i++)
 		if (strcmp(m, tab[i].name) == 0)
 			return tab[i].bit;
@@ -172,7 +172,7 @@ static bool route_match(struct http_req *r, const char *pattern, const char *pat
 			char *v = strndup(u, vlen);
 			if (!v)
 				return false;
-			r->params[r->nparams++] = (struct route_param){p + 1, nlen, v};
+			r->params[r->nparams++] = (struct route_param){ p + 1, nlen, v };
 			p = end + 1;
 			u += vlen;
 			continue;
@@ -224,7 +224,7 @@ void http_reply_header(struct http_req *r, const char *name, const char *value)
 }
 
 static void set_response(struct http_req *r, unsigned status, struct MHD_Response *resp,
-                         const char *content_type)
+			 const char *content_type)
 {
 	if (!resp) {
 		/* Out of memory: fall back to a bodiless 500 if even that works. */
@@ -244,12 +244,12 @@ static void set_response(struct http_req *r, unsigned status, struct MHD_Respons
 }
 
 void http_reply(struct http_req *r, unsigned status, const char *content_type, const void *body,
-                size_t len)
+		size_t len)
 {
 	if (r->replied)
 		return;
 	struct MHD_Response *resp =
-	        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	set_response(r, status, resp, content_type);
 }
 
@@ -259,7 +259,9 @@ void http_reply_json(struct http_req *r, unsigned status, json_t *body)
 		json_decref(body);
 		return;
 	}
-	char *txt = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;
+	char *txt =
+		body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+		     : NULL;
 	json_decref(body);
 	if (!txt) {
 		set_response(r, 500, NULL, NULL);
@@ -275,7 +277,7 @@ void http_reply_json(struct http_req *r, unsigned status, json_t *body)
 	buf[n] = '\n';
 	buf[n + 1] = '\0';
 	struct MHD_Response *resp =
-	        MHD_create_response_from_buffer(n + 1, buf, MHD_RESPMEM_MUST_FREE);
+		MHD_create_response_from_buffer(n + 1, buf, MHD_RESPMEM_MUST_FREE);
 	if (!resp)
 		free(buf);
 	set_response(r, status, resp, "application/json");
@@ -347,8 +349,8 @@ static void stream_free(void *cls)
 }
 
 struct http_stream *http_reply_stream(struct http_req *r, unsigned status, const char *content_type,
-                                      ssize_t (*read)(void *ud, char *buf, size_t cap),
-                                      void (*done)(void *ud), void *ud)
+				      ssize_t (*read)(void *ud, char *buf, size_t cap),
+				      void (*done)(void *ud), void *ud)
 {
 	if (r->replied) {
 		if (done)
@@ -362,9 +364,11 @@ struct http_stream *http_reply_stream(struct http_req *r, unsigned status, const
 		http_reply_error(r, 500, "out of memory");
 		return NULL;
 	}
-	*st = (struct http_stream){.s = r->s, .req = r, .c = r->c, .read = read, .done = done, .ud = ud};
-	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
-	                                                              stream_reader, st, stream_free);
+	*st = (struct http_stream){
+		.s = r->s, .req = r, .c = r->c, .read = read, .done = done, .ud = ud
+	};
+	struct MHD_Response *resp = MHD_create_response_from_callback(
+		MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, st, stream_free);
 	if (!resp) {
 		free(st);
 		if (done)
@@ -432,7 +436,7 @@ static void verify_peer(struct http_server *s, struct http_req *r)
 		return;
 	cs->verified = -1;
 	const union MHD_ConnectionInfo *ci =
-	        MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (!ci || !ci->tls_session) {
 		snprintf(cs->why, sizeof(cs->why), "no TLS session");
 		return;
@@ -458,7 +462,7 @@ static void verify_peer(struct http_server *s, struct http_req *r)
 	gnutls_x509_crt_t crt;
 	if (gnutls_x509_crt_init(&crt) == 0) {
 		if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0) {
-			gnutls_datum_t dn = {0};
+			gnutls_datum_t dn = { 0 };
 			if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
 				cs->subject = strndup((const char *)dn.data, dn.size);
 				gnutls_free(dn.data);
@@ -470,7 +474,7 @@ static void verify_peer(struct http_server *s, struct http_req *r)
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe)
+			  enum MHD_ConnectionNotificationCode toe)
 {
 	(void)cls;
 	(void)c;
@@ -649,8 +653,8 @@ static void take_chunk(struct http_req *r, const char *data, size_t len)
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size, void **con_cls)
+				 const char *method, const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
 {
 	(void)version;
 	struct http_server *s = cls;
@@ -673,23 +677,26 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		if (!r->path)
 			return MHD_NO;
 		const union MHD_ConnectionInfo *ci =
-		        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 		r->cs = ci ? ci->socket_context : NULL;
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		if (ci && ci->client_addr) {
 			const struct sockaddr *sa = ci->client_addr;
 			if (sa->sa_family == AF_INET)
-				inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-				          r->client, sizeof(r->client));
+				inet_ntop(AF_INET,
+					  &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+					  r->client, sizeof(r->client));
 			else if (sa->sa_family == AF_INET6)
-				inet_ntop(AF_INET6,
-				          &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-				          r->client, sizeof(r->client));
+				inet_ntop(
+					AF_INET6,
+					&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+					r->client, sizeof(r->client));
 		}
 		bool early = first_call(r);
 		/* A refused request with a body on the way: answer now and let MHD close. */
-		bool has_body = r->content_length > 0 ||
-		                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+		bool has_body =
+			r->content_length > 0 ||
+			MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
 		if (early && has_body)
 			return queue(r);
 		return MHD_YES;
@@ -721,7 +728,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+			 enum MHD_RequestTerminationCode toe)
 {
 	(void)c;
 	(void)toe;
@@ -731,8 +738,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	*con_cls = NULL;
 	if (s->o.on_complete)
-		s->o.on_complete(s->o.app, r->route ? (r->route->name ? r->route->name : r->route->pattern) : "",
-		                 r->method, r->status, now_us() - r->t0_us);
+		s->o.on_complete(s->o.app,
+				 r->route ? (r->route->name ? r->route->name : r->route->pattern)
+					  : "",
+				 r->method, r->status, now_us() - r->t0_us);
 	if (r->route && r->route->cleanup)
 		r->route->cleanup(r);
 	if (r->resp)
@@ -818,7 +827,7 @@ bool http_req_has_query(struct http_req *r, const char *key)
 {
 	const char *v = NULL;
 	return MHD_lookup_connection_value_n(r->c, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v,
-	                                     NULL) == MHD_YES;
+					     NULL) == MHD_YES;
 }
 const char *http_req_header(struct http_req *r, const char *name)
 {
@@ -859,7 +868,7 @@ void *http_req_ctx(struct http_req *r)
 
 /* Parses "host:port", "[v6]:port" or ":port" and binds a listening socket. */
 static int bind_listen(const char *addr, int *fd_out, unsigned *port_out, bool *v6, char *err,
-                       size_t errlen)
+		       size_t errlen)
 {
 	char host[256];
 	const char *colon;
@@ -937,7 +946,7 @@ static int bind_listen(const char *addr, int *fd_out, unsigned *port_out, bool *
 	socklen_t bl = sizeof(bound);
 	getsockname(fd, (struct sockaddr *)&bound, &bl);
 	*port_out = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-	                                              : ((struct sockaddr_in *)&bound)->sin_port);
+						      : ((struct sockaddr_in *)&bound)->sin_port);
 	*fd_out = fd;
 	return 0;
 }
@@ -956,7 +965,8 @@ struct http_server *http_server_start(const struct http_server_opts *o, char *er
 	bool v6 = false;
 	if (bind_listen(o->listen_addr, &s->listen_fd, &s->port, &v6, err, errlen) < 0)
 		goto fail;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags =
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	if (o->tls) {
@@ -968,8 +978,8 @@ struct http_server *http_server_start(const struct http_server_opts *o, char *er
 			goto fail;
 		}
 		if (o->tls->client_ca_path) {
-			s->verifier = x509_verifier_new(o->tls->client_ca_path, o->tls->client_crl_path,
-			                                err, errlen);
+			s->verifier = x509_verifier_new(o->tls->client_ca_path,
+							o->tls->client_crl_path, err, errlen);
 			if (!s->verifier)
 				goto fail;
 			FILE *f = fopen(o->tls->client_ca_path, "re");
@@ -988,34 +998,46 @@ struct http_server *http_server_start(const struct http_server_opts *o, char *er
 	}
 	struct MHD_OptionItem opts[16];
 	size_t k = 0;
-	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s};
-	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL};
-	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
-	                                    o->threads ? o->threads : HTTP_THREADS_DEFAULT, NULL};
-	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-	                                    o->conn_limit ? o->conn_limit : HTTP_CONN_LIMIT_DEFAULT, NULL};
-	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	                                    o->per_ip_limit ? o->per_ip_limit : HTTP_PER_IP_LIMIT_DEFAULT,
-	                                    NULL};
-	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
-	                                    o->timeout_s ? o->timeout_s : HTTP_CONN_TIMEOUT_DEFAULT_S, NULL};
-	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_HEADER_MAX_BYTES, NULL};
-	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
-	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s};
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+					     o->threads ? o->threads : HTTP_THREADS_DEFAULT, NULL };
+	opts[k++] =
+		(struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+					 o->conn_limit ? o->conn_limit : HTTP_CONN_LIMIT_DEFAULT,
+					 NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					     o->per_ip_limit ? o->per_ip_limit
+							     : HTTP_PER_IP_LIMIT_DEFAULT,
+					     NULL };
+	opts[k++] =
+		(struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+					 o->timeout_s ? o->timeout_s : HTTP_CONN_TIMEOUT_DEFAULT_S,
+					 NULL };
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					     HTTP_HEADER_MAX_BYTES, NULL };
+	opts[k++] =
+		(struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s };
+	opts[k++] =
+		(struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s };
 	if (o->tls) {
-		opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert_pem};
-		opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem};
-		opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
-		                                    (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+		opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert_pem };
+		opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem };
+		opts[k++] = (struct MHD_OptionItem){
+			MHD_OPTION_HTTPS_PRIORITIES, 0,
+			(void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+		};
 		if (s->trust_pem)
-			opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->trust_pem};
+			opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+							     s->trust_pem };
 	}
-	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
-	                        MHD_OPTION_END);
+				MHD_OPTION_END);
 	if (!s->d) {
-		snprintf(err, errlen, "cannot start the HTTP server on %s (bad TLS key or certificate?)",
-		         o->listen_addr);
+		snprintf(err, errlen,
+			 "cannot start the HTTP server on %s (bad TLS key or certificate?)",
+			 o->listen_addr);
 		goto fail;
 	}
 	s->listen_fd = -1; /* owned by MHD now */

@@ -31,18 +31,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HTTP_HEADER_MAX_BYTES (32u * 1024)         /* per-connection memory for headers */
-#define HTTP_BODY_MAX_DEFAULT_BYTES (64u * 1024)   /* buffered body default */
-#define HTTP_BODY_MAX_CEILING_BYTES (64u << 20)    /* buffered bodies never exceed this */
+#define HTTP_HEADER_MAX_BYTES (32u * 1024)       /* per-connection memory for headers */
+#define HTTP_BODY_MAX_DEFAULT_BYTES (64u * 1024) /* buffered body default */
+#define HTTP_BODY_MAX_CEILING_BYTES (64u << 20)  /* buffered bodies never exceed this */
 #define HTTP_CONN_LIMIT_DEFAULT 256
 #define HTTP_PER_IP_LIMIT_DEFAULT 64
 #define HTTP_CONN_TIMEOUT_DEFAULT_S 30
 #define HTTP_THREADS_DEFAULT 2
-#define HTTP_WORKERS_MAX 64          /* blocking handlers running at once; 503 past it */
+#define HTTP_WORKERS_MAX 64 /* blocking handlers running at once; 503 past it */
 #define HTTP_ROUTE_PARAMS_MAX 4
 #define HTTP_PATH_MAX_BYTES 2048
 #define HTTP_STREAM_TICK_MS 1000
-#define HTTP_STOP_GRACE_MS 5000 /* stop waits this long for replies in flight */
+#define HTTP_STOP_GRACE_MS 5000           /* stop waits this long for replies in flight */
 #define HTTP_DISCARD_MAX_BYTES (1u << 20) /* body read after a mid-body refusal, then close */
 
 enum http_method {
@@ -72,10 +72,10 @@ struct http_route {
 	                        a trailing "/{param*}" matches the rest of the path */
 	void (*handler)(struct http_req *req); /* must reply (http_reply*) before returning */
 	enum http_body_mode body;
-	size_t body_max;     /* bytes; 0 = HTTP_BODY_MAX_DEFAULT_BYTES (NONE/BUFFER) or unlimited
+	size_t body_max;  /* bytes; 0 = HTTP_BODY_MAX_DEFAULT_BYTES (NONE/BUFFER) or unlimited
 	                        (STREAM, the route enforces its own limit) */
-	unsigned flags;      /* enum http_route_flags */
-	const char *name;    /* label for metrics and logs; defaults to pattern */
+	unsigned flags;   /* enum http_route_flags */
+	const char *name; /* label for metrics and logs; defaults to pattern */
 	/* HTTP_BODY_STREAM only: called once before the first chunk (0 to continue, or reply with
 	 * an error and return <0), then per chunk (0, or reply and return <0 to stop reading). */
 	int (*body_begin)(struct http_req *req);
@@ -85,9 +85,9 @@ struct http_route {
 };
 
 struct http_tls_opts {
-	const char *cert_pem; /* server certificate chain, PEM text */
-	const char *key_pem;  /* private key, PEM text (wiped by the caller) */
-	const char *client_ca_path; /* non-NULL: mTLS, only certificates from this CA pass */
+	const char *cert_pem;        /* server certificate chain, PEM text */
+	const char *key_pem;         /* private key, PEM text (wiped by the caller) */
+	const char *client_ca_path;  /* non-NULL: mTLS, only certificates from this CA pass */
 	const char *client_crl_path; /* optional CRL (PEM) for client certificates */
 };
 
@@ -95,8 +95,8 @@ struct http_server_opts {
 	const char *listen_addr; /* "127.0.0.1:3535", "[::1]:0", "0.0.0.0:3535", ":3535" */
 	const struct http_route *routes;
 	size_t nroutes;
-	void *app;                      /* returned by http_req_app() */
-	const struct http_tls_opts *tls; /* NULL = plain HTTP */
+	void *app;                                             /* returned by http_req_app() */
+	const struct http_tls_opts *tls;                       /* NULL = plain HTTP */
 	unsigned conn_limit, per_ip_limit, timeout_s, threads; /* 0 = defaults above */
 	/* Called before routing for every request; return 0 to continue, or reply (e.g. 401) and
 	 * return <0. NULL = no gate. */
@@ -107,7 +107,7 @@ struct http_server_opts {
 	/* Called when a request completes, with the route name ("" when no route matched), the
 	 * status sent and the time from first byte to completion. */
 	void (*on_complete)(void *app, const char *route, const char *method, unsigned status,
-	                    int64_t duration_us);
+			    int64_t duration_us);
 	/* Diagnostics the library cannot log itself (bind errors, libmicrohttpd errors). */
 	void (*log)(void *app, const char *msg);
 };
@@ -154,7 +154,7 @@ void *http_req_ctx(struct http_req *req);
 void http_reply_header(struct http_req *req, const char *name, const char *value);
 /* Copies body. content_type NULL = no Content-Type header. */
 void http_reply(struct http_req *req, unsigned status, const char *content_type, const void *body,
-                size_t len);
+		size_t len);
 /* Serialises body compactly followed by "\n" and steals the reference. */
 void http_reply_json(struct http_req *req, unsigned status, json_t *body);
 /* {"code":status,"message":msg}, the flashbots system-api error shape. */
@@ -169,9 +169,9 @@ void http_reply_error(struct http_req *req, unsigned status, const char *msg);
  */
 struct http_stream;
 struct http_stream *http_reply_stream(struct http_req *req, unsigned status,
-                                      const char *content_type,
-                                      ssize_t (*read)(void *ud, char *buf, size_t cap),
-                                      void (*done)(void *ud), void *ud);
+				      const char *content_type,
+				      ssize_t (*read)(void *ud, char *buf, size_t cap),
+				      void (*done)(void *ud), void *ud);
 /* Thread-safe; cheap when the stream is not suspended. */
 void http_stream_wake(struct http_stream *st);
 
