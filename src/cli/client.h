@@ -11,6 +11,10 @@
  * Only http and https are allowed, redirects are not followed, TLS peers are verified (against
  * --cacert when given, else the system store), and credentials are sent as Basic auth only.
  *
+ * The reply parsers at the end (error message, follow-stream lines and events, upload, action and
+ * health replies) are pure functions of the bytes the agent sent, so fuzz/fuzz_cli_reply.c can
+ * run them without a network; every string they return has had its control characters replaced.
+ *
  * Ownership: the client copies nothing from client_opts except through libcurl; the strings must
  * outlive the client (the caller wipes the password after client_free). A client_resp owns its
  * body until client_resp_done. Thread safety: a client is used by one thread at a time.
@@ -84,6 +88,74 @@ void client_resp_done(struct client_resp *r);
  * status's reason phrase. Control characters are replaced so the agent cannot drive the terminal.
  */
 void client_error_message(const struct client_resp *r, char *out, size_t cap);
+
+/* ---------------------------------------------------------------- reply parsers */
+
+/*
+ * Splits a follow stream into lines as its bytes arrive: each complete line (without its '\n')
+ * goes to on_line. The caller owns buf (cap bytes, CLI_STREAM_LINE_MAX_BYTES in the CLI). Returns
+ * 0, -E2BIG when a line passes cap bytes, or on_line's negative return. A last line without '\n'
+ * stays in buf: an event cut by the end of the stream is never shown.
+ */
+struct client_lines {
+	char *buf;
+	size_t cap, len;
+};
+int client_lines_feed(struct client_lines *l, const char *data, size_t len,
+		      int (*on_line)(const char *line, size_t len, void *ud), void *ud);
+
+/*
+ * One line of a follow stream as it is printed, '\n'-terminated: with json the line itself (one
+ * trailing '\r' dropped), else "<received_at without its fraction> \t <message>" as /logs prints
+ * it, control characters replaced. Returns 0 with *out (caller frees; NULL and *out_len 0 for an
+ * empty keep-alive line), -EPROTO when the line is not a JSON object with string received_at and
+ * message, -ENOMEM.
+ */
+int client_event_format(const char *line, size_t len, bool json, char **out, size_t *out_len);
+
+enum client_sha_check {
+	CLIENT_SHA_ABSENT,    /* no "sha256" string: not a cloister-agent, nothing to verify */
+	CLIENT_SHA_MATCH,     /* equal (case-insensitively) to the digest of the bytes sent */
+	CLIENT_SHA_MISMATCH,  /* 64 characters, but another digest */
+	CLIENT_SHA_MALFORMED, /* a string of another length */
+};
+
+struct client_upload_check {
+	enum client_sha_check sha;
+	char remote[65]; /* the agent's digest (first 64 bytes, lowercased, control characters
+			  * replaced), for MISMATCH */
+	bool size_ok;    /* "size_bytes" (number or decimal string) absent or equal to the size */
+	char *file;      /* the agent's "file" (control characters replaced), NULL when absent */
+	size_t file_len;
+};
+
+/* Checks an upload reply against what was sent (local_hex: lowercase SHA-256 hex). Returns 0
+ * with u filled (client_upload_check_done frees it) or -ENOMEM. A body that is not JSON is a
+ * reply without a digest. */
+int client_upload_check(const char *body, size_t len, const char *local_hex, uint64_t size,
+			struct client_upload_check *u);
+void client_upload_check_done(struct client_upload_check *u);
+
+struct client_action_reply {
+	const char *out, *err; /* the action's stdout and stderr, raw bytes (NULL when absent) */
+	size_t out_len, err_len;
+	bool out_truncated, err_truncated;
+	bool has_code;
+	long long code; /* "exit_code", when has_code */
+	void *doc;      /* owns out and err */
+};
+
+/* Parses an action reply (any body: fields that are missing or mistyped are absent). a owns
+ * what it points to until client_action_reply_done. */
+void client_action_reply_parse(const char *body, size_t len, struct client_action_reply *a);
+void client_action_reply_done(struct client_action_reply *a);
+/* The CLI's exit code for an action reply with this HTTP status (see cli.h): 0..255. */
+int client_action_exit_code(long status, const struct client_action_reply *a);
+
+/* The line `cloister agent health` prints for a /livez or /readyz reply, without '\n':
+ * "<what>: <status>[ (HTTP n)][, version v][, auth on|off][, tls on|off][, last event n]", into
+ * out (cap bytes, always terminated), control characters replaced. */
+void client_health_line(const char *what, const struct client_resp *r, char *out, size_t cap);
 
 /* Percent-encodes every byte outside RFC 3986's unreserved set. Caller frees; NULL on ENOMEM. */
 char *client_escape(const char *s, size_t len);
