@@ -32,6 +32,16 @@ struct agent {
 	struct metrics *metrics;
 	bool ready;
 
+	/* Rendered full event lists (JSON, text), reused until the log changes: GET /logs and
+	 * GET /api/v1/events are polled by monitors, and the log changes far less often. */
+	pthread_mutex_t render_lock;
+	struct {
+		uint64_t first, last;
+		bool valid;
+		char *buf;
+		size_t len;
+	} render[2];
+
 	pthread_mutex_t lock; /* guards the counters below */
 	unsigned actions_running;
 	unsigned followers;

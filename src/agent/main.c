@@ -147,6 +147,7 @@ int main(int argc, char **argv)
 	int status = 1;
 	struct agent a = { .cfg = cfg };
 	pthread_mutex_init(&a.lock, NULL);
+	pthread_mutex_init(&a.render_lock, NULL);
 	char *cert = NULL, *key = NULL;
 
 	a.auth = auth_new(cfg->basic_auth_secret_path, cfg->basic_auth_secret_salt,
@@ -267,6 +268,9 @@ out:
 	x509_free_secret_pem(key);
 	free(cert);
 	pthread_mutex_destroy(&a.lock);
+	pthread_mutex_destroy(&a.render_lock);
+	free(a.render[0].buf);
+	free(a.render[1].buf);
 	settings_free(cfg);
 	return status;
 }

@@ -12,11 +12,13 @@
  */
 #include "cli/client.h"
 
+#include "cli/cli.h"
 #include "cli/limits.h"
 #include "json.h"
 #include "util.h"
 #include "version.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -397,4 +399,243 @@ char *client_escape(const char *s, size_t len)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+/* ---------------------------------------------------------------- reply parsers */
+
+/* Replies that may be large (action output, up to CLI_RESPONSE_MAX_BYTES): our own cap bounds
+ * them, so json_parse_strict's 1 MiB limit would be wrong here. */
+static json_t *parse_reply(const char *body, size_t len)
+{
+	json_error_t e;
+	return json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+}
+
+int client_lines_feed(struct client_lines *l, const char *data, size_t len,
+		      int (*on_line)(const char *line, size_t len, void *ud), void *ud)
+{
+	while (len > 0) {
+		const char *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) : len;
+		if (take > l->cap - l->len)
+			return -E2BIG;
+		memcpy(l->buf + l->len, data, take);
+		l->len += take;
+		data += take;
+		len -= take;
+		if (nl) {
+			data++;
+			len--;
+			size_t n = l->len;
+			l->len = 0;
+			int rc = on_line(l->buf, n, ud);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* "2024-11-05T22:03:23.123456789Z" -> "2024-11-05T22:03:23Z", as /logs prints it. */
+static void seconds_only(const char *ts, char *out, size_t cap)
+{
+	const char *dot = strchr(ts, '.');
+	size_t n = strlen(ts);
+	if (dot && n > 0 && ts[n - 1] == 'Z') {
+		const char *p = dot + 1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == ts + n - 1 && p > dot + 1) {
+			snprintf(out, cap, "%.*sZ", (int)(dot - ts), ts);
+			return;
+		}
+	}
+	snprintf(out, cap, "%s", ts);
+}
+
+int client_event_format(const char *line, size_t len, bool json, char **out, size_t *out_len)
+{
+	*out = NULL;
+	*out_len = 0;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return 0; /* a keep-alive */
+	json_t *ev = parse_reply(line, len);
+	json_t *ts = json_object_get(ev, "received_at"), *msg = json_object_get(ev, "message");
+	if (!json_is_object(ev) || !json_is_string(ts) || !json_is_string(msg)) {
+		json_decref(ev);
+		return -EPROTO;
+	}
+	char *s;
+	size_t n;
+	if (json) {
+		n = len + 1;
+		s = malloc(n);
+		if (s) {
+			memcpy(s, line, len);
+			s[len] = '\n';
+		}
+	} else {
+		char tsbuf[UTIL_TIME_BUF + 8], sec[UTIL_TIME_BUF + 8];
+		snprintf(tsbuf, sizeof(tsbuf), "%s", json_string_value(ts));
+		client_sanitize(tsbuf, strlen(tsbuf));
+		seconds_only(tsbuf, sec, sizeof(sec));
+		size_t sl = strlen(sec), ml = json_string_length(msg);
+		n = sl + 3 + ml + 1;
+		s = malloc(n);
+		if (s) {
+			memcpy(s, sec, sl);
+			memcpy(s + sl, " \t ", 3);
+			memcpy(s + sl + 3, json_string_value(msg), ml);
+			client_sanitize(s + sl + 3, ml);
+			s[n - 1] = '\n';
+		}
+	}
+	json_decref(ev);
+	if (!s)
+		return -ENOMEM;
+	*out = s;
+	*out_len = n;
+	return 0;
+}
+
+int client_upload_check(const char *body, size_t len, const char *local_hex, uint64_t size,
+			struct client_upload_check *u)
+{
+	*u = (struct client_upload_check){ .sha = CLIENT_SHA_ABSENT, .size_ok = true };
+	json_t *doc = parse_reply(body, len);
+	json_t *sha = json_object_get(doc, "sha256"), *sz = json_object_get(doc, "size_bytes");
+	json_t *dest = json_object_get(doc, "file");
+	if (json_is_string(sha)) {
+		size_t rl = json_string_length(sha);
+		const char *rs = json_string_value(sha);
+		size_t i;
+		for (i = 0; i < rl && i < 64; i++)
+			u->remote[i] = (char)tolower((unsigned char)rs[i]);
+		u->remote[i] = '\0';
+		if (rl != 64)
+			u->sha = CLIENT_SHA_MALFORMED;
+		else if (strcmp(u->remote, local_hex) != 0)
+			u->sha = CLIENT_SHA_MISMATCH;
+		else
+			u->sha = CLIENT_SHA_MATCH;
+		/* The agent's string may hold a NUL (\u0000): sanitize what strlen sees. */
+		client_sanitize(u->remote, strlen(u->remote));
+	}
+	uint64_t rsize = 0;
+	if (json_is_string(sz))
+		u->size_ok = util_parse_u64(json_string_value(sz), UINT64_MAX, &rsize) == 0 &&
+			     rsize == size;
+	else if (json_is_integer(sz))
+		u->size_ok =
+			json_integer_value(sz) >= 0 && (uint64_t)json_integer_value(sz) == size;
+	int rc = 0;
+	if (json_is_string(dest)) {
+		u->file_len = json_string_length(dest);
+		u->file = malloc(u->file_len + 1);
+		if (u->file) {
+			memcpy(u->file, json_string_value(dest), u->file_len + 1);
+			client_sanitize(u->file, u->file_len);
+		} else {
+			u->file_len = 0;
+			rc = -ENOMEM;
+		}
+	}
+	json_decref(doc);
+	return rc;
+}
+
+void client_upload_check_done(struct client_upload_check *u)
+{
+	if (!u)
+		return;
+	free(u->file);
+	*u = (struct client_upload_check){ 0 };
+}
+
+void client_action_reply_parse(const char *body, size_t len, struct client_action_reply *a)
+{
+	*a = (struct client_action_reply){ 0 };
+	json_t *doc = parse_reply(body, len);
+	json_t *out = json_object_get(doc, "stdout"), *err = json_object_get(doc, "stderr");
+	json_t *code = json_object_get(doc, "exit_code");
+	if (json_is_string(out)) {
+		a->out = json_string_value(out);
+		a->out_len = json_string_length(out);
+	}
+	if (json_is_string(err)) {
+		a->err = json_string_value(err);
+		a->err_len = json_string_length(err);
+	}
+	a->out_truncated = json_is_true(json_object_get(doc, "stdout_truncated"));
+	a->err_truncated = json_is_true(json_object_get(doc, "stderr_truncated"));
+	if (json_is_integer(code)) {
+		a->has_code = true;
+		a->code = (long long)json_integer_value(code);
+	}
+	a->doc = doc;
+}
+
+void client_action_reply_done(struct client_action_reply *a)
+{
+	if (!a)
+		return;
+	json_decref(a->doc);
+	*a = (struct client_action_reply){ 0 };
+}
+
+int client_action_exit_code(long status, const struct client_action_reply *a)
+{
+	if (status >= 200 && status < 300) {
+		/* flashbots system-api replies with a message only: success is the status. */
+		return a->has_code && a->code != 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	}
+	if (a->has_code && a->code > 0)
+		return a->code > 255 ? 255 : (int)a->code;
+	return CLI_EXIT_FAIL;
+}
+
+void client_health_line(const char *what, const struct client_resp *r, char *out, size_t cap)
+{
+	if (cap == 0)
+		return;
+	bool ok = r->status >= 200 && r->status < 300;
+	json_t *doc = parse_reply(r->body, r->len);
+	json_t *status = json_object_get(doc, "status");
+	char s[64];
+	if (json_is_string(status))
+		snprintf(s, sizeof(s), "%s", json_string_value(status));
+	else if (ok)
+		snprintf(s, sizeof(s), "ok");
+	else
+		client_error_message(r, s, sizeof(s));
+	size_t n = 0;
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		if (n < cap) {                                                                     \
+			int k = snprintf(out + n, cap - n, __VA_ARGS__);                           \
+			n = k < 0 ? cap : n + (size_t)k;                                           \
+		}                                                                                  \
+	} while (0)
+	ADD("%s: %s", what, s);
+	if (!ok)
+		ADD(" (HTTP %ld)", r->status);
+	json_t *ver = json_object_get(doc, "version");
+	if (json_is_string(ver)) {
+		char v[64];
+		snprintf(v, sizeof(v), "%s", json_string_value(ver));
+		ADD(", version %s", v);
+	}
+	json_t *auth = json_object_get(doc, "auth"), *tls = json_object_get(doc, "tls");
+	if (json_is_boolean(auth))
+		ADD(", auth %s", json_is_true(auth) ? "on" : "off");
+	if (json_is_boolean(tls))
+		ADD(", tls %s", json_is_true(tls) ? "on" : "off");
+	json_t *seq = json_object_get(doc, "last_event_seq");
+	if (json_is_integer(seq))
+		ADD(", last event %lld", (long long)json_integer_value(seq));
+#undef ADD
+	json_decref(doc);
+	client_sanitize(out, strlen(out));
 }

@@ -19,7 +19,6 @@
 #include "secret.h"
 #include "util.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -324,57 +323,28 @@ static void on_sigint(int sig)
 
 struct follow_state {
 	bool json;
-	char *line;
-	size_t len;
-	bool bad, out_failed;
+	struct client_lines lines;
+	bool bad, out_failed, oom;
 };
 
-/* "2024-11-05T22:03:23.123456789Z" -> "2024-11-05T22:03:23Z", as /logs prints it. */
-static void seconds_only(const char *ts, char *out, size_t cap)
+static int follow_line(const char *line, size_t len, void *ud)
 {
-	const char *dot = strchr(ts, '.');
-	size_t n = strlen(ts);
-	if (dot && n > 0 && ts[n - 1] == 'Z') {
-		const char *p = dot + 1;
-		while (isdigit((unsigned char)*p))
-			p++;
-		if (p == ts + n - 1 && p > dot + 1) {
-			snprintf(out, cap, "%.*sZ", (int)(dot - ts), ts);
-			return;
-		}
+	struct follow_state *st = ud;
+	char *text;
+	size_t n;
+	int rc = client_event_format(line, len, st->json, &text, &n);
+	if (rc == -ENOMEM) {
+		st->oom = true;
+		return -1;
 	}
-	snprintf(out, cap, "%s", ts);
-}
-
-static int follow_line(struct follow_state *st, const char *line, size_t len)
-{
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	if (len == 0)
-		return 0; /* a keep-alive */
-	json_error_t e;
-	json_t *ev = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
-	json_t *ts = json_object_get(ev, "received_at"), *msg = json_object_get(ev, "message");
-	if (!json_is_object(ev) || !json_is_string(ts) || !json_is_string(msg)) {
-		json_decref(ev);
+	if (rc < 0) {
 		st->bad = true;
 		return -1;
 	}
-	if (st->json) {
-		fwrite(line, 1, len, stdout);
-		fputc('\n', stdout);
-	} else {
-		char sec[UTIL_TIME_BUF + 8];
-		char tsbuf[UTIL_TIME_BUF + 8];
-		snprintf(tsbuf, sizeof(tsbuf), "%s", json_string_value(ts));
-		client_sanitize(tsbuf, strlen(tsbuf));
-		seconds_only(tsbuf, sec, sizeof(sec));
-		fputs(sec, stdout);
-		fputs(" \t ", stdout);
-		write_clean(stdout, json_string_value(msg), json_string_length(msg));
-		fputc('\n', stdout);
-	}
-	json_decref(ev);
+	if (!text)
+		return 0; /* a keep-alive */
+	fwrite(text, 1, n, stdout);
+	free(text);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		st->out_failed = true;
 		return -1;
@@ -385,27 +355,9 @@ static int follow_line(struct follow_state *st, const char *line, size_t len)
 static int follow_sink(const char *data, size_t len, void *ud)
 {
 	struct follow_state *st = ud;
-	while (len > 0) {
-		const char *nl = memchr(data, '\n', len);
-		size_t take = nl ? (size_t)(nl - data) : len;
-		if (st->len + take > CLI_STREAM_LINE_MAX_BYTES) {
-			st->bad = true;
-			return -1;
-		}
-		memcpy(st->line + st->len, data, take);
-		st->len += take;
-		data += take;
-		len -= take;
-		if (nl) {
-			data++;
-			len--;
-			int rc = follow_line(st, st->line, st->len);
-			st->len = 0;
-			if (rc < 0)
-				return -1;
-		}
-	}
-	return 0;
+	if (client_lines_feed(&st->lines, data, len, follow_line, st) == -E2BIG)
+		st->bad = true;
+	return st->bad || st->out_failed || st->oom ? -1 : 0;
 }
 
 static const char events_help[] =
@@ -497,8 +449,10 @@ static int cmd_events(struct agent_cli *x, int argc, char **argv)
 		return rc;
 	}
 
-	struct follow_state st = { .json = x->json, .line = malloc(CLI_STREAM_LINE_MAX_BYTES) };
-	if (!st.line) {
+	struct follow_state st = { .json = x->json,
+				   .lines = { .buf = malloc(CLI_STREAM_LINE_MAX_BYTES),
+					      .cap = CLI_STREAM_LINE_MAX_BYTES } };
+	if (!st.lines.buf) {
 		fputs("cloister: out of memory\n", stderr);
 		return CLI_EXIT_FAIL;
 	}
@@ -519,11 +473,14 @@ static int cmd_events(struct agent_cli *x, int argc, char **argv)
 	} else if (st.out_failed) {
 		perror("cloister: writing to stdout");
 		rc = CLI_EXIT_FAIL;
+	} else if (st.oom) {
+		fputs("cloister: out of memory\n", stderr);
+		rc = CLI_EXIT_FAIL;
 	} else if (rc < 0) {
 		rc = is_2xx(&r) ? CLI_EXIT_OK : http_fail(&r);
 		client_resp_done(&r);
 	}
-	free(st.line);
+	free(st.lines.buf);
 	return rc;
 }
 
@@ -565,12 +522,6 @@ static const char action_help[] =
 	"stdout on stdout and its stderr on stderr, and exits with its exit code (1 when the\n"
 	"agent refuses, or the action was killed or timed out). --json prints the agent's reply.\n";
 
-static void print_json_bytes(FILE *f, json_t *s)
-{
-	if (json_is_string(s))
-		fwrite(json_string_value(s), 1, json_string_length(s), f);
-}
-
 static int cmd_action(struct agent_cli *x, int argc, char **argv)
 {
 	int first, rc = simple_opts(argc, argv, action_help, 1, &first);
@@ -587,31 +538,23 @@ static int cmd_action(struct agent_cli *x, int argc, char **argv)
 	rc = send_req(x, &rq, &r);
 	if (rc >= 0)
 		return rc;
-	json_t *doc = parse_reply(&r);
-	json_t *code = json_object_get(doc, "exit_code");
+	struct client_action_reply a;
+	client_action_reply_parse(r.body, r.len, &a);
 	if (x->json) {
 		print_raw_json(&r);
 	} else {
-		print_json_bytes(stdout, json_object_get(doc, "stdout"));
+		fwrite(a.out ? a.out : "", 1, a.out_len, stdout);
 		fflush(stdout);
-		print_json_bytes(stderr, json_object_get(doc, "stderr"));
-		if (json_is_true(json_object_get(doc, "stdout_truncated")))
+		fwrite(a.err ? a.err : "", 1, a.err_len, stderr);
+		if (a.out_truncated)
 			fputs("cloister: the agent truncated the action's stdout\n", stderr);
-		if (json_is_true(json_object_get(doc, "stderr_truncated")))
+		if (a.err_truncated)
 			fputs("cloister: the agent truncated the action's stderr\n", stderr);
 	}
-	if (is_2xx(&r)) {
-		/* flashbots system-api replies with a message only: success is the status. */
-		rc = CLI_EXIT_OK;
-		if (json_is_integer(code) && json_integer_value(code) != 0)
-			rc = CLI_EXIT_FAIL;
-	} else {
+	if (!is_2xx(&r))
 		http_fail(&r);
-		rc = CLI_EXIT_FAIL;
-		if (json_is_integer(code) && json_integer_value(code) > 0)
-			rc = json_integer_value(code) > 255 ? 255 : (int)json_integer_value(code);
-	}
-	json_decref(doc);
+	rc = client_action_exit_code(r.status, &a);
+	client_action_reply_done(&a);
 	client_resp_done(&r);
 	return rc;
 }
@@ -659,41 +602,27 @@ static const char upload_help[] =
 static int verify_upload(struct agent_cli *x, const struct client_resp *r, const char *file,
 			 const char *local_hex, uint64_t size)
 {
-	json_t *doc = parse_reply(r);
-	json_t *sha = json_object_get(doc, "sha256"), *sz = json_object_get(doc, "size_bytes");
-	json_t *dest = json_object_get(doc, "file");
+	struct client_upload_check u;
+	if (client_upload_check(r->body, r->len, local_hex, size, &u) < 0) {
+		fputs("cloister: out of memory\n", stderr);
+		return CLI_EXIT_FAIL;
+	}
 	int rc = CLI_EXIT_OK;
-	if (!json_is_string(sha)) {
+	if (u.sha == CLIENT_SHA_ABSENT) {
 		fprintf(stderr,
 			"cloister: warning: the agent did not return a SHA-256 (not a "
 			"cloister-agent?); "
 			"%s was uploaded but is not verified\n",
 			file);
-	} else {
-		char remote[65] = "";
-		size_t rl = json_string_length(sha);
-		const char *rs = json_string_value(sha);
-		for (size_t i = 0; i < rl && i < 64; i++)
-			remote[i] = (char)tolower((unsigned char)rs[i]);
-		remote[rl < 64 ? rl : 64] = '\0';
-		if (rl != 64 || strcmp(remote, local_hex) != 0) {
-			client_sanitize(remote, strlen(remote));
-			fprintf(stderr,
-				"cloister: SHA-256 MISMATCH: %s was sent with SHA-256 %s but the "
-				"agent "
-				"stored SHA-256 %s\n",
-				file, local_hex, rl == 64 ? remote : "(malformed)");
-			rc = CLI_EXIT_FAIL;
-		}
+	} else if (u.sha != CLIENT_SHA_MATCH) {
+		fprintf(stderr,
+			"cloister: SHA-256 MISMATCH: %s was sent with SHA-256 %s but the "
+			"agent "
+			"stored SHA-256 %s\n",
+			file, local_hex, u.sha == CLIENT_SHA_MISMATCH ? u.remote : "(malformed)");
+		rc = CLI_EXIT_FAIL;
 	}
-	uint64_t rsize = 0;
-	bool size_ok = true;
-	if (json_is_string(sz))
-		size_ok = util_parse_u64(json_string_value(sz), UINT64_MAX, &rsize) == 0 &&
-			  rsize == size;
-	else if (json_is_integer(sz))
-		size_ok = json_integer_value(sz) >= 0 && (uint64_t)json_integer_value(sz) == size;
-	if (!size_ok) {
+	if (!u.size_ok) {
 		fprintf(stderr,
 			"cloister: SIZE MISMATCH: %s has %llu bytes but the agent stored another "
 			"size\n",
@@ -703,15 +632,15 @@ static int verify_upload(struct agent_cli *x, const struct client_resp *r, const
 	if (x->json) {
 		print_raw_json(r);
 	} else if (rc == CLI_EXIT_OK) {
-		if (json_is_string(dest)) {
+		if (u.file) {
 			fputs("file ", stdout);
-			write_clean(stdout, json_string_value(dest), json_string_length(dest));
+			fwrite(u.file, 1, u.file_len, stdout);
 			fputc('\n', stdout);
 		}
 		printf("size %llu\nsha256 %s%s\n", (unsigned long long)size, local_hex,
-		       json_is_string(sha) ? " (verified)" : "");
+		       u.sha == CLIENT_SHA_MATCH ? " (verified)" : "");
 	}
-	json_decref(doc);
+	client_upload_check_done(&u);
 	return rc;
 }
 
@@ -847,37 +776,6 @@ static const char health_help[] =
 	"Asks the agent whether it is alive (GET /livez) and ready (GET /readyz); exits 0 only\n"
 	"when both answer 200.\n";
 
-static void health_line(const char *what, const struct client_resp *r, json_t *doc)
-{
-	json_t *status = json_object_get(doc, "status");
-	char s[64];
-	if (json_is_string(status))
-		snprintf(s, sizeof(s), "%s", json_string_value(status));
-	else if (is_2xx(r))
-		snprintf(s, sizeof(s), "ok");
-	else
-		client_error_message(r, s, sizeof(s));
-	client_sanitize(s, strlen(s));
-	printf("%s: %s", what, s);
-	if (!is_2xx(r))
-		printf(" (HTTP %ld)", r->status);
-	json_t *ver = json_object_get(doc, "version");
-	if (json_is_string(ver)) {
-		char v[64];
-		snprintf(v, sizeof(v), "%s", json_string_value(ver));
-		client_sanitize(v, strlen(v));
-		printf(", version %s", v);
-	}
-	if (json_is_boolean(json_object_get(doc, "auth")))
-		printf(", auth %s", json_is_true(json_object_get(doc, "auth")) ? "on" : "off");
-	if (json_is_boolean(json_object_get(doc, "tls")))
-		printf(", tls %s", json_is_true(json_object_get(doc, "tls")) ? "on" : "off");
-	if (json_is_integer(json_object_get(doc, "last_event_seq")))
-		printf(", last event %lld",
-		       (long long)json_integer_value(json_object_get(doc, "last_event_seq")));
-	putchar('\n');
-}
-
 static int cmd_health(struct agent_cli *x, int argc, char **argv)
 {
 	int first, rc = simple_opts(argc, argv, health_help, 0, &first);
@@ -901,14 +799,15 @@ static int cmd_health(struct agent_cli *x, int argc, char **argv)
 			return rc;
 		}
 		healthy = healthy && r.status == 200;
-		json_t *doc = parse_reply(&r);
 		if (x->json) {
-			json_t *v = doc ? json_incref(doc) : json_string_lossy(r.body, r.len);
+			json_t *doc = parse_reply(&r);
+			json_t *v = doc ? doc : json_string_lossy(r.body, r.len);
 			json_object_set_new(all, paths[i] + 1, v);
 		} else {
-			health_line(paths[i] + 1, &r, doc);
+			char line[CLI_ERROR_MESSAGE_MAX_BYTES];
+			client_health_line(paths[i] + 1, &r, line, sizeof(line));
+			puts(line);
 		}
-		json_decref(doc);
 		client_resp_done(&r);
 	}
 	if (x->json) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "http/server.h"
+#include "util.h"
 #include "x509.h"
 
 struct app {
@@ -489,6 +490,52 @@ static void test_tls(void **state)
 	free(cert);
 }
 
+static unsigned log_calls;
+static void count_log(void *app, const char *msg)
+{
+	(void)app;
+	(void)msg;
+	__atomic_fetch_add(&log_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Clients can make libmicrohttpd complain at will (plain HTTP to a TLS port): what reaches the
+ * program's log is rate limited. */
+static void test_log_rate_limit(void **state)
+{
+	(void)state;
+	const char *hosts[] = { "127.0.0.1" };
+	char *cert = NULL, *key = NULL;
+	assert_int_equal(x509_selfsigned(hosts, 1, 1, &cert, &key), 0);
+	struct http_tls_opts tls = { .cert_pem = cert, .key_pem = key };
+	struct http_server_opts o = { .listen_addr = "127.0.0.1:0",
+				      .routes = routes,
+				      .nroutes = sizeof(routes) / sizeof(routes[0]),
+				      .tls = &tls,
+				      .log = count_log };
+	char err[256];
+	struct http_server *s = http_server_start(&o, err, sizeof(err));
+	assert_non_null(s);
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hello", http_server_port(s));
+	int64_t t0 = util_mono_ms();
+	for (int i = 0; i < 100; i++) {
+		struct resp r = { 0 };
+		CURL *c = handle(url, &r);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 2L);
+		curl_easy_perform(c);
+		curl_easy_cleanup(c);
+	}
+	unsigned n = __atomic_load_n(&log_calls, __ATOMIC_SEQ_CST);
+	int64_t windows = (util_mono_ms() - t0) / 1000 + 2;
+	http_server_stop(s);
+	x509_free_secret_pem(key);
+	free(cert);
+	/* Without the limit each bad client is one line. With it: at most HTTP_LOG_PER_SECOND_MAX
+	 * per one-second window, plus one "suppressed" note per window. */
+	if (n == 0 || n > (unsigned)windows * (HTTP_LOG_PER_SECOND_MAX + 1) || n >= 100)
+		fail_msg("%u log lines for 100 bad clients in %lld windows", n, (long long)windows);
+}
+
 static void test_bad_listen(void **state)
 {
 	(void)state;
@@ -520,7 +567,7 @@ int main(void)
 		cmocka_unit_test(test_body_limits),      cmocka_unit_test(test_gate),
 		cmocka_unit_test(test_blocking_workers), cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_header_limit),     cmocka_unit_test(test_tls),
-		cmocka_unit_test(test_bad_listen),
+		cmocka_unit_test(test_bad_listen),       cmocka_unit_test(test_log_rate_limit),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

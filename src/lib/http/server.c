@@ -116,6 +116,10 @@ struct http_server {
 	bool stopping;
 	pthread_t ticker;
 	bool ticker_started;
+	/* libmicrohttpd diagnostics are mostly about clients (a reset, a bad TLS record): rate
+	 * limited, so no client can flood the program's log. Guarded by lock. */
+	int64_t log_window_ms;
+	unsigned log_in_window, log_suppressed;
 };
 
 static int64_t now_us(void)
@@ -773,6 +777,29 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
+	int64_t now = util_mono_ms();
+	unsigned suppressed = 0;
+	pthread_mutex_lock(&s->lock);
+	if (now - s->log_window_ms >= 1000) {
+		s->log_window_ms = now;
+		s->log_in_window = 0;
+	}
+	bool emit = s->log_in_window < HTTP_LOG_PER_SECOND_MAX;
+	if (emit) {
+		s->log_in_window++;
+		suppressed = s->log_suppressed;
+		s->log_suppressed = 0;
+	} else {
+		s->log_suppressed++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!emit)
+		return;
+	if (suppressed) {
+		char note[96];
+		snprintf(note, sizeof(note), "%u similar messages suppressed", suppressed);
+		s->o.log(s->o.app, note);
+	}
 	s->o.log(s->o.app, buf);
 }
 #pragma GCC diagnostic pop

@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HTTP_HEADER_MAX_BYTES (32u * 1024)       /* per-connection memory for headers */
+#define HTTP_HEADER_MAX_BYTES (16u * 1024)       /* per-connection memory for headers (and reads) */
 #define HTTP_BODY_MAX_DEFAULT_BYTES (64u * 1024) /* buffered body default */
 #define HTTP_BODY_MAX_CEILING_BYTES (64u << 20)  /* buffered bodies never exceed this */
 #define HTTP_CONN_LIMIT_DEFAULT 256
@@ -42,7 +42,8 @@
 #define HTTP_ROUTE_PARAMS_MAX 4
 #define HTTP_PATH_MAX_BYTES 2048
 #define HTTP_STREAM_TICK_MS 1000
-#define HTTP_STOP_GRACE_MS 5000           /* stop waits this long for replies in flight */
+#define HTTP_LOG_PER_SECOND_MAX 10 /* library diagnostics passed to opts.log; the rest counted */
+#define HTTP_STOP_GRACE_MS 5000    /* stop waits this long for replies in flight */
 #define HTTP_DISCARD_MAX_BYTES (1u << 20) /* body read after a mid-body refusal, then close */
 
 enum http_method {
