@@ -489,6 +489,10 @@ int client_event_format(const char *line, size_t len, bool json, char **out, siz
 			memcpy(s + sl, " \t ", 3);
 			memcpy(s + sl + 3, json_string_value(msg), ml);
 			client_sanitize(s + sl + 3, ml);
+			/* One event is one line: an agent cannot forge a second one. */
+			for (size_t i = sl + 3; i < sl + 3 + ml; i++)
+				if (s[i] == '\n')
+					s[i] = '?';
 			s[n - 1] = '\n';
 		}
 	}
