@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HTTP_HEADER_MAX_BYTES (16u * 1024)       /* per-connection memory for headers (and reads) */
+#define HTTP_HEADER_MAX_BYTES (12u * 1024)       /* per-connection memory for headers (and reads) */
 #define HTTP_BODY_MAX_DEFAULT_BYTES (64u * 1024) /* buffered body default */
 #define HTTP_BODY_MAX_CEILING_BYTES (64u << 20)  /* buffered bodies never exceed this */
 #define HTTP_CONN_LIMIT_DEFAULT 256
