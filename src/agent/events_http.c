@@ -45,38 +45,16 @@ int agent_event(struct agent *a, const char *fmt, ...)
 	return rc;
 }
 
-/* Growable output buffer for rendering event lists without building a JSON tree (jansson's
+/* Event lists are rendered straight into a util_buf, without building a JSON tree (jansson's
  * per-value checks made a 1,000-event list cost ~4 ms of CPU). */
-struct rbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void rb_put(struct rbuf *b, const char *s, size_t n)
+static void rb_put(struct util_buf *b, const char *s, size_t n)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	util_buf_put(b, s, n);
 }
 
 /* A JSON string body, escaped as jansson does (", \\, \b \f \n \r \t, other controls as
  * \u00XX; '/' and non-ASCII kept). Messages are valid UTF-8 (validated or sanitised on input). */
-static void rb_json_str(struct rbuf *b, const char *s, size_t n)
+static void rb_json_str(struct util_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t run = 0;
@@ -122,7 +100,7 @@ static void rb_json_str(struct rbuf *b, const char *s, size_t n)
 }
 
 /* One event as a compact JSON object, byte for byte what jansson printed before. */
-static void rb_event_json(struct rbuf *b, const struct event *e, bool with_seq)
+static void rb_event_json(struct util_buf *b, const struct event *e, bool with_seq)
 {
 	char ts[UTIL_TIME_BUF], head[64];
 	util_rfc3339_nano(ts, e->received_ns);
@@ -256,7 +234,7 @@ static ssize_t follower_read(void *ud, char *buf, size_t cap)
 			f->pending = malloc(need);
 			f->plen = f->pending ? event_text(f->pending, need, e) : 0;
 		} else {
-			struct rbuf rb = { 0 };
+			struct util_buf rb = { 0 };
 			rb_event_json(&rb, e, true);
 			rb_put(&rb, "\n", 1);
 			if (rb.oom) {
@@ -358,7 +336,7 @@ static int parse_cursor(struct http_req *req, uint64_t *after, size_t *limit, bo
 /* Renders list as /logs text or as the JSON array (with "seq" when with_seq). NULL on ENOMEM. */
 static char *render_list(const struct event *list, size_t n, bool text, bool with_seq, size_t *len)
 {
-	struct rbuf rb = { 0 };
+	struct util_buf rb = { 0 };
 	if (text) {
 		for (size_t i = 0; i < n; i++) {
 			char line[UTIL_TIME_BUF + 4];

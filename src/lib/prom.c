@@ -8,6 +8,8 @@
  */
 #include "prom.h"
 
+#include "util.h"
+
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -229,40 +231,18 @@ uint64_t prom_dropped(struct prom *p)
 
 /* ---------------------------------------------------------------- rendering */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void bput(struct buf *b, const char *s, size_t n)
+static void bput(struct util_buf *b, const char *s, size_t n)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	util_buf_put(b, s, n);
 }
 
-static void bputs(struct buf *b, const char *s)
+static void bputs(struct util_buf *b, const char *s)
 {
 	bput(b, s, strlen(s));
 }
 
-static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bprintf(struct buf *b, const char *fmt, ...)
+static void bprintf(struct util_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bprintf(struct util_buf *b, const char *fmt, ...)
 {
 	char tmp[256];
 	va_list ap;
@@ -273,7 +253,7 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 		bput(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-static void put_escaped(struct buf *b, const char *s, bool help)
+static void put_escaped(struct util_buf *b, const char *s, bool help)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
@@ -287,7 +267,7 @@ static void put_escaped(struct buf *b, const char *s, bool help)
 	}
 }
 
-static void put_number(struct buf *b, double v)
+static void put_number(struct util_buf *b, double v)
 {
 	if (isnan(v))
 		bputs(b, "NaN");
@@ -300,7 +280,7 @@ static void put_number(struct buf *b, double v)
 }
 
 /* name{l1="v1",...[,le="x"]} */
-static void put_labels(struct buf *b, const struct prom_family *f, const struct series *s,
+static void put_labels(struct util_buf *b, const struct prom_family *f, const struct series *s,
 		       const char *le)
 {
 	if (f->nlabels == 0 && !le)
@@ -327,7 +307,7 @@ static void put_labels(struct buf *b, const struct prom_family *f, const struct 
 char *prom_render(struct prom *p, size_t *len)
 {
 	static const char *kinds[] = { "counter", "gauge", "histogram" };
-	struct buf b = { 0 };
+	struct util_buf b = { 0 };
 	pthread_mutex_lock(&p->mu);
 	for (const struct prom_family *f = p->first; f; f = f->next) {
 		bprintf(&b, "# HELP %s ", f->name);

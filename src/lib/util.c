@@ -81,6 +81,28 @@ int util_parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+void util_buf_put(struct util_buf *b, const void *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
 void util_hex(char *out, const unsigned char *in, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";

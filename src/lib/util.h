@@ -58,6 +58,16 @@ void util_rfc3339_nano(char *buf, int64_t unix_ns);
  * leading '+'), at most max. Returns 0 or -EINVAL / -ERANGE. */
 int util_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
+/* A growable byte buffer for building replies: appends never fail visibly; on ENOMEM the
+ * buffer is marked (oom) and later appends are ignored, so a renderer checks once at the end.
+ * p is NUL-terminated after any append; the caller frees p. */
+struct util_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+void util_buf_put(struct util_buf *b, const void *s, size_t n);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void util_hex(char *out, const unsigned char *in, size_t n);
 /* Decodes exactly 2n hex chars into out. Returns 0 or -EINVAL. */

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -76,13 +77,29 @@ static void test_utf8(void **state)
 	assert_false(util_utf8_valid("a\x80", 2));
 }
 
+static void test_buf(void **state)
+{
+	(void)state;
+	struct util_buf b = { 0 };
+	util_buf_put(&b, "", 0);
+	assert_non_null(b.p);
+	assert_string_equal(b.p, "");
+	for (int i = 0; i < 1000; i++)
+		util_buf_put(&b, "abcdefghij", 10);
+	assert_int_equal(b.len, 10000);
+	assert_true(b.cap > b.len);
+	assert_int_equal(b.p[10000], '\0');
+	assert_memory_equal(b.p + 9990, "abcdefghij", 10);
+	assert_false(b.oom);
+	free(b.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_time),
-		cmocka_unit_test(test_parse_u64),
-		cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_time), cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_hex),  cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_buf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
