@@ -42,6 +42,11 @@ struct agent {
 		size_t len;
 	} render[2];
 
+	/* attestation.c: DER SubjectPublicKeyInfo of the TLS certificate, read once at start-up
+	 * (NULL without TLS); the evidence binds it. Read-only afterwards. */
+	unsigned char *tls_spki;
+	size_t tls_spki_len;
+
 	pthread_mutex_t lock; /* guards the counters below */
 	unsigned actions_running;
 	unsigned followers;

@@ -66,4 +66,7 @@
 #define AGENT_TLS_RENEW_BEFORE_S (24 * 3600) /* regenerate our own cert this close to expiry */
 #define AGENT_PEM_MAX_BYTES (256u * 1024)
 
+/* Attestation */
+#define AGENT_ATTEST_NONCE_MAX_BYTES 64 /* GET /attestation?nonce=: 1..64 bytes, as hex */
+
 #endif

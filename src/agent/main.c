@@ -1,15 +1,17 @@
 /*
  * main.c - cloister-agent: the operator API inside a confidential VM.
  *
- * Start-up order: settings (refuse to start on any config error), event log (persisted file),
- * basic-auth secret, TLS material, HTTP server, named pipe. SIGTERM/SIGINT stop the server
- * (finishing running actions) and the pipe reader, then flush the event log.
+ * Start-up order: settings (refuse to start on any config error), basic-auth secret, TLS
+ * material (and its public key for attestation), event log (persisted file), HTTP server,
+ * named pipe. SIGTERM/SIGINT stop the server (finishing running actions) and the pipe reader,
+ * then flush the event log.
  *
  *   cloister-agent [--config FILE] [--listen-addr ADDR] [--pipe-file PATH] [-n]
  *
  * -n checks the configuration (and TLS material, and the secret file) and exits: 0 when valid.
  */
 #include "agent/agent.h"
+#include "agent/attestation.h"
 #include "agent/auth.h"
 #include "agent/limits.h"
 #include "agent/metrics.h"
@@ -189,6 +191,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (attestation_init(&a, err, sizeof(err)) < 0) {
+		log_kv(CLOG_ERROR, "attestation", "error", err, NULL);
+		goto out;
+	}
+
 	struct events_opts eo = {
 		.path = cfg->events_file[0] ? cfg->events_file : NULL,
 		.max_entries = (size_t)cfg->log_max_entries,
@@ -270,6 +277,7 @@ out:
 	auth_free(a.auth);
 	memo_free(a.memo);
 	metrics_free(&a);
+	attestation_done(&a);
 	x509_free_secret_pem(key);
 	free(cert);
 	pthread_mutex_destroy(&a.lock);

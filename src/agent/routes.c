@@ -4,6 +4,7 @@
  * a secret set even unknown paths answer 401, as in system-api.
  */
 #include "agent/agent.h"
+#include "agent/attestation.h"
 #include "agent/auth.h"
 #include "agent/limits.h"
 #include "agent/metrics.h"
@@ -64,6 +65,7 @@ const struct http_route *routes_table(struct agent *a, size_t *n)
 		{ HTTP_GET, "/gpu", status_gpu, .flags = HTTP_ROUTE_BLOCKING },
 		{ HTTP_GET, "/overview", status_overview, .flags = HTTP_ROUTE_BLOCKING },
 		{ HTTP_GET, "/metrics", metrics_handle, .flags = HTTP_ROUTE_BLOCKING },
+		{ HTTP_GET, "/attestation", attestation_handle, .flags = HTTP_ROUTE_BLOCKING },
 		{ HTTP_POST, "/api/v1/set-basic-auth", auth_handle_set, HTTP_BODY_BUFFER,
 		  AGENT_PASSWORD_MAX_BYTES, .flags = HTTP_ROUTE_BLOCKING },
 	};

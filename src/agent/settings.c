@@ -9,6 +9,7 @@
 #include "agent/settings.h"
 
 #include "agent/limits.h"
+#include "attest/tsm.h"
 #include "cmdsplit.h"
 #include "config.h"
 #include "util.h"
@@ -23,6 +24,7 @@
 #define G "general"
 #define C "cloister"
 #define S "status"
+#define A "attestation"
 
 static const struct config_key keys[] = {
 	{ G, "listen_addr", CONFIG_STRING, 0, 0 },
@@ -67,6 +69,9 @@ static const struct config_key keys[] = {
 	  AGENT_STATUS_OUTPUT_CEILING_BYTES },
 	{ S, "log_lines_max", CONFIG_INT, 100, AGENT_LOG_LINES_CEILING },
 	{ S, "cache_ttl_ms", CONFIG_INT, 0, AGENT_CACHE_TTL_CEILING_MS },
+	{ A, "provider", CONFIG_STRING, 0, 0 },
+	{ A, "tsm_path", CONFIG_STRING, 0, 0 },
+	{ A, "privlevel", CONFIG_INT, -1, TSM_PRIVLEVEL_MAX },
 	{ "actions", NULL, CONFIG_STRING, 0, 0 },
 	{ "file_uploads", NULL, CONFIG_STRING, 0, 0 },
 };
@@ -130,6 +135,7 @@ static void set_defaults(struct settings *s)
 	s->max_output_bytes = AGENT_STATUS_OUTPUT_DEFAULT_BYTES;
 	s->log_lines_max = AGENT_LOG_LINES_MAX_DEFAULT;
 	s->cache_ttl_ms = AGENT_CACHE_TTL_DEFAULT_MS;
+	s->tsm_privlevel = -1;
 }
 
 /* Copies one [general]/[cloister] entry into s. Returns 0, 1 when unknown (cannot happen after
@@ -183,6 +189,9 @@ static int apply_scalar(struct settings *s, const struct config_entry *e)
 		{ S, "max_output_bytes", NULL, NULL, &s->max_output_bytes },
 		{ S, "log_lines_max", NULL, NULL, &s->log_lines_max },
 		{ S, "cache_ttl_ms", NULL, NULL, &s->cache_ttl_ms },
+		{ A, "provider", &s->attestation_provider, NULL, NULL },
+		{ A, "tsm_path", &s->tsm_path, NULL, NULL },
+		{ A, "privlevel", NULL, NULL, &s->tsm_privlevel },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
 		if (strcmp(map[i].table, e->table) != 0 || strcmp(map[i].key, e->key) != 0)
@@ -425,6 +434,26 @@ static bool abs_path_ok(const char *p)
 	return p[0] == '/';
 }
 
+/* [attestation] values the key table cannot express; errors name the key's line. */
+static int check_attestation(const struct settings *s, const struct config_doc *doc,
+			     const char *file, char *err, size_t errlen)
+{
+	const struct config_entry *e = doc ? config_find(doc, A, "provider") : NULL;
+	if (strcmp(s->attestation_provider, "none") != 0 &&
+	    strcmp(s->attestation_provider, "configfs-tsm") != 0) {
+		fail(err, errlen, file, e ? e->line : 0,
+		     "[attestation] provider must be \"none\" or \"configfs-tsm\"");
+		return -EINVAL;
+	}
+	e = doc ? config_find(doc, A, "tsm_path") : NULL;
+	if (!abs_path_ok(s->tsm_path)) {
+		fail(err, errlen, file, e ? e->line : 0,
+		     "[attestation] tsm_path must be an absolute path");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int fill_defaults_str(struct settings *s)
 {
 	struct {
@@ -444,6 +473,8 @@ static int fill_defaults_str(struct settings *s)
 		{ &s->journalctl_path, "/usr/bin/journalctl" },
 		{ &s->nvidia_smi_path, "/usr/bin/nvidia-smi" },
 		{ &s->journal_directory, "" },
+		{ &s->attestation_provider, "none" },
+		{ &s->tsm_path, TSM_DEFAULT_ROOT },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(d); i++)
 		if (!*d[i].p && set_str(d[i].p, d[i].v) < 0)
@@ -545,6 +576,8 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 		     "must be absolute paths");
 		goto fail;
 	}
+	if (check_attestation(s, path ? &doc : NULL, path ? path : "settings", err, errlen) < 0)
+		goto fail;
 	if (s->tls_enabled && (!s->tls_cert_path[0] || !s->tls_key_path[0])) {
 		fail(err, errlen, path ? path : "settings", 0,
 		     "tls_enabled needs tls_cert_path and tls_key_path");
@@ -569,13 +602,21 @@ void settings_free(struct settings *s)
 {
 	if (!s)
 		return;
-	char **strs[] = { &s->config_path,         &s->listen_addr,
-			  &s->pipe_file,           &s->basic_auth_secret_path,
-			  &s->tls_cert_path,       &s->tls_key_path,
-			  &s->events_file,         &s->tls_client_ca_path,
-			  &s->tls_client_crl_path, &s->systemctl_path,
-			  &s->journalctl_path,     &s->nvidia_smi_path,
-			  &s->journal_directory };
+	char **strs[] = { &s->config_path,
+			  &s->listen_addr,
+			  &s->pipe_file,
+			  &s->basic_auth_secret_path,
+			  &s->tls_cert_path,
+			  &s->tls_key_path,
+			  &s->events_file,
+			  &s->tls_client_ca_path,
+			  &s->tls_client_crl_path,
+			  &s->systemctl_path,
+			  &s->journalctl_path,
+			  &s->nvidia_smi_path,
+			  &s->journal_directory,
+			  &s->attestation_provider,
+			  &s->tsm_path };
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
 	if (s->basic_auth_secret_salt) {

@@ -1,7 +1,7 @@
 /*
  * settings.h - cloister-agent's configuration: an unmodified flashbots system-api
  * `systemapi-config.toml` ([general], [actions], [file_uploads]) plus our own keys in
- * [cloister]. Unknown keys, wrong types and out-of-range values are errors with file:line, so a
+ * [cloister], [status] and [attestation]. Unknown keys, wrong types and out-of-range values are errors with file:line, so a
  * typo never silently disables a protection. Command-line flags override the file.
  *
  * Ownership: settings_load returns a struct the caller frees with settings_free. Read-only
@@ -78,6 +78,11 @@ struct settings {
 	long long cache_ttl_ms;
 	struct settings_service *services;
 	size_t n_services;
+
+	/* [attestation]: evidence for GET /attestation */
+	char *attestation_provider; /* "none" (development only) or "configfs-tsm" */
+	char *tsm_path;             /* absolute: the configfs-tsm report directory */
+	long long tsm_privlevel;    /* -1: the kernel's default; else 0..3 (SNP VMPL) */
 
 	struct settings_action *actions;
 	size_t n_actions;
