@@ -20,10 +20,12 @@ static void usage(FILE *f)
 	      "Nouns:\n"
 	      "  agent    operate a cloister-agent (or flashbots system-api) directly:\n"
 	      "           events, log, action, upload, set-password, health\n"
+	      "  attest   verify AMD SEV-SNP evidence offline: verify\n"
+	      "  policy   fill an attestation policy file: measurement, hostdata\n"
 	      "\n"
 	      "Run `cloister <noun> --help` for the noun's options and commands.\n"
 	      "Exit status: 0 ok, 1 refused or failed, 2 no usable reply (connection, TLS,\n"
-	      "timeout), 64 usage error.\n",
+	      "timeout; for attest verify: an input cannot be read), 64 usage error.\n",
 	      f);
 }
 
@@ -46,6 +48,10 @@ int main(int argc, char **argv)
 	int (*cmd)(int, char **) = NULL;
 	if (strcmp(noun, "agent") == 0)
 		cmd = cmd_agent;
+	else if (strcmp(noun, "attest") == 0)
+		cmd = cmd_attest;
+	else if (strcmp(noun, "policy") == 0)
+		cmd = cmd_policy;
 	if (!cmd) {
 		fprintf(stderr, "cloister: unknown noun '%s'\n", noun);
 		usage(stderr);

@@ -1343,9 +1343,14 @@ json_t *snp_policy_evaluate(const struct snp_policy *p, const struct snp_report 
 		add_check(&e, "signature_and_chain", RES_SKIP, NULL, NULL,
 			  "no certificate chain verdict supplied");
 	} else {
-		char det[256];
-		sanitize(det, sizeof(det), chain_verdict->detail,
-			 strnlen(chain_verdict->detail, sizeof(chain_verdict->detail)));
+		/* The verifier's message in full (sanitize() cuts policy keys at 48 bytes). */
+		char det[sizeof(chain_verdict->detail)];
+		size_t dn = strnlen(chain_verdict->detail, sizeof(chain_verdict->detail) - 1);
+		for (size_t i = 0; i < dn; i++) {
+			unsigned char c = (unsigned char)chain_verdict->detail[i];
+			det[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+		}
+		det[dn] = '\0';
 		if (chain_verdict->reason == SNP_OK) {
 			chain_pr = chain_verdict->product;
 			add_check(&e, "signature_and_chain", RES_PASS, NULL, NULL,
