@@ -21,6 +21,7 @@
 struct auth;
 struct memo;
 struct metrics;
+struct nvsmi_report;
 
 struct agent {
 	struct settings *cfg;
@@ -46,6 +47,15 @@ struct agent {
 	 * (NULL without TLS); the evidence binds it. Read-only afterwards. */
 	unsigned char *tls_spki;
 	size_t tls_spki_len;
+
+	/* The last parsed nvidia-smi -q -x report, reused for cache_ttl_ms: GET /gpu and every
+	 * /metrics scrape would otherwise parse hundreds of KiB of XML each time. */
+	struct {
+		pthread_mutex_t mu;
+		bool valid;
+		int64_t at_ms;
+		struct nvsmi_report *rep;
+	} gpu;
 
 	pthread_mutex_t lock; /* guards the counters below */
 	unsigned actions_running;

@@ -16,6 +16,7 @@
 #include "agent/limits.h"
 #include "agent/metrics.h"
 #include "agent/pipe.h"
+#include "agent/status.h"
 #include "agent/tls.h"
 #include "log.h"
 #include "memo.h"
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
 	struct agent a = { .cfg = cfg };
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_mutex_init(&a.render_lock, NULL);
+	pthread_mutex_init(&a.gpu.mu, NULL);
 	char *cert = NULL, *key = NULL;
 
 	a.auth = auth_new(cfg->basic_auth_secret_path, cfg->basic_auth_secret_salt,
@@ -282,6 +284,8 @@ out:
 	free(cert);
 	pthread_mutex_destroy(&a.lock);
 	pthread_mutex_destroy(&a.render_lock);
+	status_gpu_done(&a);
+	pthread_mutex_destroy(&a.gpu.mu);
 	free(a.render[0].buf);
 	free(a.render[1].buf);
 	settings_free(cfg);

@@ -211,24 +211,11 @@ static void process_metrics(struct metrics *m)
 	}
 }
 
-static void gpu_metrics(struct agent *a, struct metrics *m)
+static void set_gpu_gauges(const struct nvsmi_report *rep, void *ud)
 {
-	struct prom_family *fams[] = { m->gpu_temp,      m->gpu_util,  m->gpu_mem_used,
-				       m->gpu_mem_total, m->gpu_power, m->gpu_power_limit,
-				       m->gpu_ecc };
-	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
-		prom_clear(fams[i]);
-	struct nvsmi_report rep = { 0 };
-	json_t *detail = NULL;
-	unsigned status;
-	if (status_gpu_report(a, &rep, &detail, &status) < 0) {
-		json_decref(detail);
-		prom_set(m->gpu_up, NULL, 0);
-		return;
-	}
-	prom_set(m->gpu_up, NULL, 1);
-	for (size_t i = 0; i < rep.ngpus; i++) {
-		const struct nvsmi_gpu *g = &rep.gpus[i];
+	struct metrics *m = ud;
+	for (size_t i = 0; i < rep->ngpus; i++) {
+		const struct nvsmi_gpu *g = &rep->gpus[i];
 		char idx[16];
 		snprintf(idx, sizeof(idx), "%d", g->index);
 		const char *l[] = { idx, g->uuid ? g->uuid : "", g->name ? g->name : "" };
@@ -258,7 +245,23 @@ static void gpu_metrics(struct agent *a, struct metrics *m)
 			prom_set(m->gpu_ecc, el, (double)ecc[k].v);
 		}
 	}
-	nvsmi_report_done(&rep);
+}
+
+static void gpu_metrics(struct agent *a, struct metrics *m)
+{
+	struct prom_family *fams[] = { m->gpu_temp,      m->gpu_util,  m->gpu_mem_used,
+				       m->gpu_mem_total, m->gpu_power, m->gpu_power_limit,
+				       m->gpu_ecc };
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
+		prom_clear(fams[i]);
+	json_t *detail = NULL;
+	unsigned status;
+	if (status_gpu_use(a, set_gpu_gauges, m, &detail, &status) < 0) {
+		json_decref(detail);
+		prom_set(m->gpu_up, NULL, 0);
+		return;
+	}
+	prom_set(m->gpu_up, NULL, 1);
 }
 
 void metrics_handle(struct http_req *req)

@@ -563,6 +563,53 @@ int status_gpu_report(struct agent *a, struct nvsmi_report *rep, json_t **detail
 	return 0;
 }
 
+int status_gpu_use(struct agent *a, void (*use)(const struct nvsmi_report *rep, void *ud), void *ud,
+		   json_t **detail, unsigned *status)
+{
+	pthread_mutex_lock(&a->gpu.mu);
+	int64_t now = util_mono_ms();
+	if (!a->gpu.valid || now - a->gpu.at_ms >= a->cfg->cache_ttl_ms) {
+		struct nvsmi_report *rep = calloc(1, sizeof(*rep));
+		if (!rep) {
+			pthread_mutex_unlock(&a->gpu.mu);
+			*status = 500;
+			*detail = json_pack("{s:s}", "error", "out_of_memory");
+			return -ENOMEM;
+		}
+		int rc = status_gpu_report(a, rep, detail, status);
+		if (rc < 0) {
+			free(rep);
+			pthread_mutex_unlock(&a->gpu.mu);
+			return rc;
+		}
+		if (a->gpu.rep) {
+			nvsmi_report_done(a->gpu.rep);
+			free(a->gpu.rep);
+		}
+		a->gpu.rep = rep;
+		a->gpu.valid = true;
+		a->gpu.at_ms = now;
+	}
+	use(a->gpu.rep, ud);
+	pthread_mutex_unlock(&a->gpu.mu);
+	return 0;
+}
+
+void status_gpu_done(struct agent *a)
+{
+	if (a->gpu.rep) {
+		nvsmi_report_done(a->gpu.rep);
+		free(a->gpu.rep);
+		a->gpu.rep = NULL;
+	}
+	a->gpu.valid = false;
+}
+
+static void gpu_to_json(const struct nvsmi_report *rep, void *ud)
+{
+	*(json_t **)ud = nvsmi_report_json(rep);
+}
+
 void status_gpu(struct http_req *req)
 {
 	struct agent *a = http_req_app(req);
@@ -573,15 +620,12 @@ void status_gpu(struct http_req *req)
 				  "this agent is configured without a GPU ([status] gpu = false)"));
 		return;
 	}
-	struct nvsmi_report rep = { 0 };
-	json_t *detail;
+	json_t *j = NULL, *detail = NULL;
 	unsigned status;
-	if (status_gpu_report(a, &rep, &detail, &status) < 0) {
+	if (status_gpu_use(a, gpu_to_json, &j, &detail, &status) < 0) {
 		reply_detail(req, status, detail);
 		return;
 	}
-	json_t *j = nvsmi_report_json(&rep);
-	nvsmi_report_done(&rep);
 	if (!j) {
 		reply_detail_str(req, 500, "out of memory");
 		return;
