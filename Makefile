@@ -44,7 +44,8 @@ fuzz: deps build-fuzz/build.ninja
 	ninja -C build-fuzz fuzzers
 	./scripts/run-fuzzers build-fuzz $(FUZZ_SECONDS)
 
-bench: deps all
+bench: all
+	./scripts/install-deps --bench
 	./bench/run $(BUILD)
 
 lint:
