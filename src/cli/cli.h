@@ -20,6 +20,9 @@
 #define CLI_EXIT_USAGE 64
 
 /* `cloister agent ...`: argv[0] is "agent". Returns the process exit code. */
+/* Prints "cloister: <message>" and the usage text on stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 int cmd_agent(int argc, char **argv);
 /* `cloister attest verify ...`: argv[0] is "attest". */
 int cmd_attest(int argc, char **argv);

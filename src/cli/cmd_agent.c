@@ -68,18 +68,6 @@ static const char agent_usage_text[] =
 	"\n"
 	"Run `cloister agent <command> --help` for one command.\n";
 
-__attribute__((format(printf, 2, 3))) static int usage_error(const char *text, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("cloister: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fputs(text, stderr);
-	return CLI_EXIT_USAGE;
-}
-
 /* ---------------------------------------------------------------- secrets */
 
 static void strip_newlines(char *s, size_t *len)
@@ -384,15 +372,15 @@ static int cmd_events(struct agent_cli *x, int argc, char **argv)
 		switch (opt) {
 		case 'a':
 			if (util_parse_u64(optarg, UINT64_MAX, &after) < 0)
-				return usage_error(events_help, "--after wants a number, not '%s'",
-						   optarg);
+				return cli_usage_error(events_help,
+						       "--after wants a number, not '%s'", optarg);
 			has_after = true;
 			break;
 		case 'l':
 			if (util_parse_u64(optarg, UINT64_MAX, &limit) < 0 || limit == 0)
-				return usage_error(events_help,
-						   "--limit wants a positive number, not '%s'",
-						   optarg);
+				return cli_usage_error(events_help,
+						       "--limit wants a positive number, not '%s'",
+						       optarg);
 			has_limit = true;
 			break;
 		case 'f':
@@ -407,9 +395,9 @@ static int cmd_events(struct agent_cli *x, int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		return usage_error(events_help, "unexpected argument '%s'", argv[optind]);
+		return cli_usage_error(events_help, "unexpected argument '%s'", argv[optind]);
 	if (follow && has_limit)
-		return usage_error(events_help, "--limit cannot be combined with --follow");
+		return cli_usage_error(events_help, "--limit cannot be combined with --follow");
 
 	/* Text comes from the agent's own /logs formatter, except in follow mode where each NDJSON
 	 * object is checked and formatted here as it arrives. */
@@ -735,9 +723,10 @@ static int cmd_set_password(struct agent_cli *x, int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		return usage_error(set_password_help,
-				   "unexpected argument '%s' (the password is never an argument)",
-				   argv[optind]);
+		return cli_usage_error(
+			set_password_help,
+			"unexpected argument '%s' (the password is never an argument)",
+			argv[optind]);
 	char *pw = NULL;
 	size_t len = 0;
 	int rc = read_new_password(file, &pw, &len);
@@ -889,9 +878,9 @@ int cmd_agent(int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			if (util_parse_u64(optarg, CLI_TIMEOUT_MAX_S, &v) < 0)
-				return usage_error(agent_usage_text,
-						   "--timeout wants seconds (0 to 86400), not '%s'",
-						   optarg);
+				return cli_usage_error(
+					agent_usage_text,
+					"--timeout wants seconds (0 to 86400), not '%s'", optarg);
 			co.timeout_s = (long)v;
 			break;
 		case OPT_JSON:
@@ -906,21 +895,21 @@ int cmd_agent(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return usage_error(agent_usage_text, "missing command");
+		return cli_usage_error(agent_usage_text, "missing command");
 	const char *name = argv[optind];
 	const struct agent_command *cmd = NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(agent_commands); i++)
 		if (strcmp(agent_commands[i].name, name) == 0)
 			cmd = &agent_commands[i];
 	if (!cmd)
-		return usage_error(agent_usage_text, "unknown agent command '%s'", name);
+		return cli_usage_error(agent_usage_text, "unknown agent command '%s'", name);
 	if (!url || !url[0])
 		url = AGENT_URL_DEFAULT;
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		return usage_error(agent_usage_text,
-				   "--url must start with http:// or https://, not '%s'", url);
+		return cli_usage_error(agent_usage_text,
+				       "--url must start with http:// or https://, not '%s'", url);
 	if (!co.cert != !co.key)
-		return usage_error(agent_usage_text, "--cert and --key go together");
+		return cli_usage_error(agent_usage_text, "--cert and --key go together");
 
 	/* `--help` of a command must work without a readable password file. */
 	bool help = false;

@@ -80,18 +80,6 @@ static const char attest_noun_usage_text[] =
 	"  verify    verify an AMD SEV-SNP report or an agent's evidence (see `cloister attest\n"
 	"            verify --help`)\n";
 
-__attribute__((format(printf, 2, 3))) static int usage_error(const char *text, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("cloister: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fputs(text, stderr);
-	return CLI_EXIT_USAGE;
-}
-
 /* ---------------------------------------------------------------- small helpers */
 
 /* Prints s with control characters and non-ASCII bytes replaced, so that a certificate name
@@ -656,9 +644,9 @@ static int expected_report_data(const struct verify_opts *o, struct verify_state
 		size_t n = strlen(o->report_data_hex);
 		if (n != 2 * ATTEST_REPORT_DATA_BYTES ||
 		    util_unhex(s->rd, ATTEST_REPORT_DATA_BYTES, o->report_data_hex, n) < 0)
-			return usage_error(attest_usage_text,
-					   "--report-data wants %d bytes as %d hex digits",
-					   ATTEST_REPORT_DATA_BYTES, 2 * ATTEST_REPORT_DATA_BYTES);
+			return cli_usage_error(
+				attest_usage_text, "--report-data wants %d bytes as %d hex digits",
+				ATTEST_REPORT_DATA_BYTES, 2 * ATTEST_REPORT_DATA_BYTES);
 		s->have_rd = true;
 		s->rd_source = "--report-data";
 		return 0;
@@ -669,8 +657,8 @@ static int expected_report_data(const struct verify_opts *o, struct verify_state
 	size_t n = strlen(o->nonce_hex);
 	if (n == 0 || n % 2 || n / 2 > sizeof(nonce) ||
 	    util_unhex(nonce, n / 2, o->nonce_hex, n) < 0)
-		return usage_error(attest_usage_text, "--nonce wants 1 to %d bytes of hex",
-				   ATTEST_NONCE_MAX_BYTES);
+		return cli_usage_error(attest_usage_text, "--nonce wants 1 to %d bytes of hex",
+				       ATTEST_NONCE_MAX_BYTES);
 	unsigned char *spki = NULL;
 	size_t spki_len = 0;
 	int rc = x509_spki_der_file(o->tls_cert_path, &spki, &spki_len);
@@ -740,10 +728,11 @@ static int do_verify(const struct verify_opts *o)
 	/* 1. The verifier's own inputs: any problem here means nothing was verified (exit 2). */
 	s.now = (int64_t)time(NULL);
 	if (o->now_str && parse_now(o->now_str, &s.now) < 0) {
-		rc = usage_error(attest_usage_text,
-				 "--now wants RFC 3339 (2026-11-22T00:00:00Z) or @unix-seconds, "
-				 "not '%s'",
-				 o->now_str);
+		rc = cli_usage_error(
+			attest_usage_text,
+			"--now wants RFC 3339 (2026-11-22T00:00:00Z) or @unix-seconds, "
+			"not '%s'",
+			o->now_str);
 		goto out;
 	}
 	if ((o->report_path && (rc = read_input("--report", o->report_path, ATTEST_FILE_MAX_BYTES,
@@ -848,9 +837,10 @@ static int do_verify(const struct verify_opts *o)
 		}
 		if (!co.leaf && !co.chain) {
 			if (!evtext) {
-				rc = usage_error(attest_usage_text,
-						 "no certificate: give --vcek FILE or --vlek FILE "
-						 "(or --chain with the VCEK in it)");
+				rc = cli_usage_error(
+					attest_usage_text,
+					"no certificate: give --vcek FILE or --vlek FILE "
+					"(or --chain with the VCEK in it)");
 				goto out;
 			}
 			s.cv.reason = SNP_ERR_CHAIN;
@@ -951,8 +941,8 @@ static int cmd_verify(int argc, char **argv)
 		case OPT_VCEK:
 		case OPT_VLEK:
 			if (o.leaf_path)
-				return usage_error(attest_usage_text,
-						   "give one of --vcek and --vlek, once");
+				return cli_usage_error(attest_usage_text,
+						       "give one of --vcek and --vlek, once");
 			o.leaf_path = optarg;
 			o.leaf_opt = opt == OPT_VCEK ? "--vcek" : "--vlek";
 			break;
@@ -989,22 +979,22 @@ static int cmd_verify(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return usage_error(attest_usage_text, "unexpected argument '%s'", argv[optind]);
+		return cli_usage_error(attest_usage_text, "unexpected argument '%s'", argv[optind]);
 	if (!o.report_path == !o.evidence_path)
-		return usage_error(attest_usage_text,
-				   "give exactly one of --report and --evidence");
+		return cli_usage_error(attest_usage_text,
+				       "give exactly one of --report and --evidence");
 	if (!o.nonce_hex != !o.tls_cert_path)
-		return usage_error(attest_usage_text, "--nonce and --tls-cert go together");
+		return cli_usage_error(attest_usage_text, "--nonce and --tls-cert go together");
 	if (o.report_data_hex && o.nonce_hex)
-		return usage_error(attest_usage_text,
-				   "give --report-data or --nonce with --tls-cert, not both");
+		return cli_usage_error(attest_usage_text,
+				       "give --report-data or --nonce with --tls-cert, not both");
 	return do_verify(&o);
 }
 
 int cmd_attest(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_error(attest_noun_usage_text, "missing command");
+		return cli_usage_error(attest_noun_usage_text, "missing command");
 	const char *name = argv[1];
 	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
 		fputs(attest_noun_usage_text, stdout);
@@ -1012,5 +1002,5 @@ int cmd_attest(int argc, char **argv)
 	}
 	if (strcmp(name, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
-	return usage_error(attest_noun_usage_text, "unknown attest command '%s'", name);
+	return cli_usage_error(attest_noun_usage_text, "unknown attest command '%s'", name);
 }

@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,18 @@ static void usage(FILE *f)
 	      "Exit status: 0 ok, 1 refused or failed, 2 no usable reply (connection, TLS,\n"
 	      "timeout; for attest verify: an input cannot be read), 64 usage error.\n",
 	      f);
+}
+
+int cli_usage_error(const char *text, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("cloister: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fputs(text, stderr);
+	return CLI_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
