@@ -232,6 +232,17 @@ static int send_req(struct agent_cli *x, const struct client_req *rq, struct cli
 	return rc == -EPIPE || rc == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_UNREACHABLE;
 }
 
+/* prefix + the percent-escaped argument, e.g. "/api/v1/actions/" + name. Caller frees; NULL
+ * on ENOMEM. */
+static char *escaped_path(const char *prefix, const char *arg)
+{
+	_cleanup_free_ char *e = client_escape(arg, strlen(arg));
+	char *path = NULL;
+	if (!e || asprintf(&path, "%s%s", prefix, e) < 0)
+		return NULL;
+	return path;
+}
+
 static bool is_2xx(const struct client_resp *r)
 {
 	return r->status >= 200 && r->status < 300;
@@ -485,9 +496,8 @@ static int cmd_log(struct agent_cli *x, int argc, char **argv)
 	int first, rc = simple_opts(argc, argv, log_help, 1, &first);
 	if (rc)
 		return rc == 1 ? CLI_EXIT_OK : rc;
-	_cleanup_free_ char *msg = client_escape(argv[first], strlen(argv[first]));
-	_cleanup_free_ char *path = NULL;
-	if (!msg || asprintf(&path, "/api/v1/new_event?message=%s", msg) < 0) {
+	_cleanup_free_ char *path = escaped_path("/api/v1/new_event?message=", argv[first]);
+	if (!path) {
 		fputs("cloister: out of memory\n", stderr);
 		return CLI_EXIT_FAIL;
 	}
@@ -515,9 +525,8 @@ static int cmd_action(struct agent_cli *x, int argc, char **argv)
 	int first, rc = simple_opts(argc, argv, action_help, 1, &first);
 	if (rc)
 		return rc == 1 ? CLI_EXIT_OK : rc;
-	_cleanup_free_ char *name = client_escape(argv[first], strlen(argv[first]));
-	_cleanup_free_ char *path = NULL;
-	if (!name || asprintf(&path, "/api/v1/actions/%s", name) < 0) {
+	_cleanup_free_ char *path = escaped_path("/api/v1/actions/", argv[first]);
+	if (!path) {
 		fputs("cloister: out of memory\n", stderr);
 		return CLI_EXIT_FAIL;
 	}
@@ -648,11 +657,9 @@ static int cmd_upload(struct agent_cli *x, int argc, char **argv)
 		fprintf(stderr, "cloister: %s: not a regular file\n", file);
 		return CLI_EXIT_FAIL;
 	}
-	_cleanup_free_ char *name = client_escape(argv[first], strlen(argv[first]));
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = escaped_path("/api/v1/file-upload/", argv[first]);
 	struct upload_src u = { .fd = fd, .size = (uint64_t)st.st_size, .md = EVP_MD_CTX_new() };
-	if (!name || !u.md || asprintf(&path, "/api/v1/file-upload/%s", name) < 0 ||
-	    EVP_DigestInit_ex(u.md, EVP_sha256(), NULL) != 1) {
+	if (!path || !u.md || EVP_DigestInit_ex(u.md, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(u.md);
 		fputs("cloister: out of memory\n", stderr);
 		return CLI_EXIT_FAIL;
