@@ -94,6 +94,8 @@ struct http_req {
 	bool body_started;
 
 	void *ctx;
+	/* The gate's record of who is calling (cloisterd's principal), zeroed per request. */
+	_Alignas(max_align_t) unsigned char auth[HTTP_REQ_AUTH_BYTES];
 	enum worker_state worker;
 	struct http_stream *stream;
 	struct conn_state *cs;
@@ -889,6 +891,10 @@ void http_req_set_ctx(struct http_req *r, void *ctx)
 void *http_req_ctx(struct http_req *r)
 {
 	return r->ctx;
+}
+void *http_req_auth(struct http_req *r)
+{
+	return r->auth;
 }
 
 /* ---------------------------------------------------------------- lifecycle */

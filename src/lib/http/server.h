@@ -45,6 +45,7 @@
 #define HTTP_LOG_PER_SECOND_MAX 10 /* library diagnostics passed to opts.log; the rest counted */
 #define HTTP_STOP_GRACE_MS 5000    /* stop waits this long for replies in flight */
 #define HTTP_DISCARD_MAX_BYTES (1u << 20) /* body read after a mid-body refusal, then close */
+#define HTTP_REQ_AUTH_BYTES 256           /* per-request space for the gate's principal */
 
 enum http_method {
 	HTTP_GET = 1 << 0,
@@ -149,6 +150,9 @@ bool http_req_is_tls(struct http_req *req);
 /* One pointer of per-request state for the route (freed by the route's cleanup). */
 void http_req_set_ctx(struct http_req *req, void *ctx);
 void *http_req_ctx(struct http_req *req);
+/* HTTP_REQ_AUTH_BYTES of zeroed, max_align_t-aligned per-request space owned by the gate: it
+ * records who is calling there, and handlers (on any thread) read it back. No free needed. */
+void *http_req_auth(struct http_req *req);
 
 /* --- replies: exactly one per request (later calls are ignored) --- */
 /* Adds a header to the reply sent next (at most 16 per request). */
