@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# server.sh - cloisterd's skeleton, black box: it starts on 127.0.0.1 (port 0), answers
-# GET /health, refuses other paths and methods, refuses a port in use, and exits 0 on SIGTERM.
+# server.sh - cloisterd's process, black box: the first start in an empty state dir creates the
+# admin with a generated password (file 0600, printed once), it starts on 127.0.0.1 (port 0),
+# answers GET /health, asks for a token on other paths, refuses wrong methods, a port in use and
+# a bad config (-n names file:line), and exits 0 on SIGTERM.
 set -eu
 : "${CLOISTERD:?CLOISTERD must point at the cloisterd binary}"
 T=$(mktemp -d)
@@ -16,7 +18,7 @@ fail() {
 }
 ok() { echo "ok - $*"; }
 
-"$CLOISTERD" --listen-addr 127.0.0.1:0 2>"$T/log" &
+"$CLOISTERD" --state-dir "$T/state" --listen-addr 127.0.0.1:0 2>"$T/log" &
 pid=$!
 port=
 for _ in $(seq 1 50); do
@@ -29,15 +31,25 @@ body=$(curl -s --max-time 5 "http://127.0.0.1:$port/health")
 echo "$body" | grep -q '"status":"ok"' || fail "/health: $body"
 ok "GET /health answers {\"status\":\"ok\",...}"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/backends")
-[ "$code" = 404 ] || fail "unknown path: $code"
+[ "$code" = 401 ] || fail "no token: $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "http://127.0.0.1:$port/health")
 [ "$code" = 405 ] || fail "POST /health: $code"
-ok "unknown path 404, wrong method 405"
-if "$CLOISTERD" --listen-addr "127.0.0.1:$port" 2>"$T/log2"; then
+ok "no token 401, wrong method 405"
+pw="$T/state/initial-admin-password"
+[ -f "$pw" ] && [ "$(stat -c %a "$pw")" = 600 ] || fail "no 0600 initial-admin-password file"
+[ "$(grep -c "$(cat "$pw")" "$T/log")" = 1 ] || fail "the generated password is not printed exactly once"
+ok "first start: admin password generated into a 0600 file and printed once"
+if "$CLOISTERD" --state-dir "$T/state" --listen-addr "127.0.0.1:$port" 2>"$T/log2"; then
 	fail "a second cloisterd on a busy port started"
 fi
 grep -q "cannot listen" "$T/log2" || fail "busy port error: $(cat "$T/log2")"
 ok "a port in use refuses start-up with a clear error"
+printf '[server]\nstate_dir = "%s"\nbogus = 1\n' "$T/state" >"$T/bad.toml"
+if "$CLOISTERD" -n --config "$T/bad.toml" 2>"$T/log3"; then
+	fail "-n accepted an unknown key"
+fi
+grep -q "bad.toml:3" "$T/log3" || fail "-n does not name file:line: $(cat "$T/log3")"
+ok "-n refuses an unknown key with file:line"
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
