@@ -9,12 +9,15 @@
  * so that an error reply's message can be shown). Collection grows the buffer geometrically and
  * stops the transfer at CLI_RESPONSE_MAX_BYTES. A request body pulled from a reader cannot be
  * rewound: the seek callback refuses, so a body is never sent twice or hashed wrong.
+ * A header callback keeps the Location of the final reply only: a status line (an interim
+ * "100 Continue" before the real reply) forgets what an earlier one carried.
  */
 #include "cli/client.h"
 
 #include "cli/cli.h"
 #include "cli/limits.h"
 #include "json.h"
+#include "secret.h"
 #include "util.h"
 #include "version.h"
 
@@ -23,6 +26,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 struct client {
 	CURL *h;
@@ -40,8 +44,21 @@ struct transfer {
 	bool too_big, sink_stopped, read_failed, oom;
 };
 
+/* A bearer token goes into a header line: only visible ASCII, so no CR/LF can split it. */
+static bool bearer_ok(const char *b)
+{
+	if (!b[0])
+		return false;
+	for (const char *p = b; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return false;
+	return true;
+}
+
 struct client *client_new(const struct client_opts *o)
 {
+	if (o->password && o->bearer)
+		return NULL;
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
@@ -68,12 +85,21 @@ void client_free(struct client *c)
 	free(c);
 }
 
+int client_set_bearer(struct client *c, const char *bearer)
+{
+	if (c->o.password)
+		return -EINVAL;
+	c->o.bearer = bearer;
+	return 0;
+}
+
 void client_resp_done(struct client_resp *r)
 {
 	if (!r)
 		return;
 	free(r->body);
 	free(r->content_type);
+	free(r->location);
 	*r = (struct client_resp){ 0 };
 }
 
@@ -124,6 +150,41 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 		return len;
 	}
 	return collect(t, data, len) == 0 ? len : 0;
+}
+
+static bool header_is(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct transfer *t = ud;
+	size_t len = size * nmemb;
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		free(t->r->location);
+		t->r->location = NULL;
+	} else if (header_is(data, len, "Location")) {
+		const char *v = data + sizeof("Location");
+		size_t n = len - sizeof("Location");
+		while (n > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			n--;
+		}
+		while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+			n--;
+		if (n > CLI_URL_MAX_BYTES)
+			n = CLI_URL_MAX_BYTES;
+		free(t->r->location);
+		t->r->location = strndup(v, n);
+		if (!t->r->location) {
+			t->oom = true;
+			return 0;
+		}
+		client_sanitize(t->r->location, strlen(t->r->location));
+	}
+	return len;
 }
 
 static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud)
@@ -191,6 +252,8 @@ static CURLcode setup(struct client *c, const struct client_req *rq, struct tran
 		SET(CURLOPT_TIMEOUT, c->o.timeout_s);
 	SET(CURLOPT_WRITEFUNCTION, on_write);
 	SET(CURLOPT_WRITEDATA, t);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, t);
 	if (rq->stop) {
 		SET(CURLOPT_XFERINFOFUNCTION, on_progress);
 		SET(CURLOPT_XFERINFODATA, t);
@@ -213,8 +276,9 @@ static CURLcode setup(struct client *c, const struct client_req *rq, struct tran
 			SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
 			SET(CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
 		}
-		SET(CURLOPT_HTTPHEADER, hdrs);
 	}
+	if (hdrs)
+		SET(CURLOPT_HTTPHEADER, hdrs);
 #undef SET
 	return e;
 }
@@ -230,11 +294,34 @@ int client_do(struct client *c, const struct client_req *rq, struct client_resp 
 		snprintf(err, errlen, "URL longer than %u bytes", (unsigned)CLI_URL_MAX_BYTES);
 		return -E2BIG;
 	}
-	char ct[128];
-	snprintf(ct, sizeof(ct), "Content-Type: %s",
-		 rq->content_type ? rq->content_type : "application/octet-stream");
-	struct curl_slist *hdrs = curl_slist_append(NULL, ct);
-	if (!hdrs) {
+	if (c->o.bearer && !bearer_ok(c->o.bearer)) {
+		snprintf(err, errlen, "the access token holds characters a header cannot carry");
+		return -EINVAL;
+	}
+	/* Only a request with a body names its type (as before bearer tokens existed). */
+	bool has_body = rq->read || rq->body || strcmp(rq->method, "GET") != 0;
+	struct curl_slist *hdrs = NULL;
+	bool oom = false;
+	if (has_body) {
+		char ct[128];
+		snprintf(ct, sizeof(ct), "Content-Type: %s",
+			 rq->content_type ? rq->content_type : "application/octet-stream");
+		struct curl_slist *h = curl_slist_append(hdrs, ct);
+		oom = !h;
+		hdrs = h ? h : hdrs;
+	}
+	if (c->o.bearer && !oom) {
+		_cleanup_free_ char *auth = NULL;
+		struct curl_slist *h = NULL;
+		if (asprintf(&auth, "Authorization: Bearer %s", c->o.bearer) >= 0)
+			h = curl_slist_append(hdrs, auth);
+		if (auth)
+			secret_wipe(auth, strlen(auth));
+		oom = !h;
+		hdrs = h ? h : hdrs;
+	}
+	if (oom) {
+		curl_slist_free_all(hdrs);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}

@@ -9,7 +9,10 @@
  * streams); error replies are always collected so their message can be shown.
  *
  * Only http and https are allowed, redirects are not followed, TLS peers are verified (against
- * --cacert when given, else the system store), and credentials are sent as Basic auth only.
+ * --cacert when given, else the system store). Credentials are either Basic auth (the agent) or
+ * a bearer token (cloisterd), never both: a client given both is refused. A token is sent only
+ * when it is plain header text (visible ASCII), so a corrupt one cannot inject header lines.
+ * The reply's Location header is kept (cloisterd names a created resource there).
  *
  * The reply parsers at the end (error message, follow-stream lines and events, upload, action and
  * health replies) are pure functions of the bytes the agent sent, so fuzz/fuzz_cli_reply.c can
@@ -33,6 +36,7 @@ struct client_opts {
 	const char *url;      /* base, "http[s]://host:port[/prefix]"; a trailing '/' is ignored */
 	const char *user;     /* Basic auth user, used only when password is set */
 	const char *password; /* NULL = no credentials */
+	const char *bearer;   /* "Authorization: Bearer <bearer>"; NULL = none. Not with password */
 	const char *cacert;   /* PEM file of trusted CAs, NULL = system store */
 	const char *cert;     /* client certificate (PEM) for mTLS, with key */
 	const char *key;
@@ -64,19 +68,25 @@ struct client_resp {
 	char *body;  /* collected body, NUL-terminated (never NULL after success) */
 	size_t len;
 	char *content_type; /* NULL when absent */
+	char *location;     /* the Location header (trimmed, control characters replaced), NULL
+			     * when absent; at most CLI_URL_MAX_BYTES */
 };
 
 struct client;
 
-/* NULL on ENOMEM or when libcurl cannot start. */
+/* NULL on ENOMEM, when libcurl cannot start, or when both password and bearer are set. */
 struct client *client_new(const struct client_opts *o);
 void client_free(struct client *c);
+
+/* Replaces the bearer token for the next requests (borrowed: it must outlive its use; NULL
+ * removes it). Returns 0, or -EINVAL on a client that sends Basic auth. */
+int client_set_bearer(struct client *c, const char *bearer);
 
 /*
  * Performs one request. Returns 0 when a reply arrived (whatever its status; r filled, caller
  * calls client_resp_done), or: -E2BIG the reply passed CLI_RESPONSE_MAX_BYTES, -ECANCELED *stop
- * was set, -EPIPE the sink or the reader stopped the transfer, -ENOMEM, -EINVAL a bad URL,
- * -EIO a transport failure. On failure err holds a one-line reason (curl's message for -EIO).
+ * was set, -EPIPE the sink or the reader stopped the transfer, -ENOMEM, -EINVAL a bad URL or a
+ * bearer token that is not visible ASCII, -EIO a transport failure. On failure err holds a one-line reason (curl's message for -EIO).
  */
 int client_do(struct client *c, const struct client_req *rq, struct client_resp *r, char *err,
 	      size_t errlen);

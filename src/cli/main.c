@@ -1,5 +1,5 @@
 /*
- * main.c - `cloister`, the command-line client of cloister-agent and (later) cloisterd.
+ * main.c - `cloister`, the command-line client of cloister-agent and cloisterd.
  *
  * Dispatches on the first word (the noun) to cmd_<noun>.c, which parses its own options. libcurl
  * is initialised once here, before anything else can start a thread. SIGPIPE is ignored so a
@@ -23,6 +23,13 @@ static void usage(FILE *f)
 	      "           events, log, action, upload, set-password, health\n"
 	      "  attest   verify AMD SEV-SNP evidence offline: verify\n"
 	      "  policy   fill an attestation policy file: measurement, hostdata\n"
+	      "\n"
+	      "Control plane (cloisterd; global options --server URL, --cacert FILE, --json,\n"
+	      "--timeout SECONDS):\n"
+	      "  login    log in and store the token pair (mode 0600 in ~/.config/cloister)\n"
+	      "  logout   forget the stored session\n"
+	      "  backends create, list, get, update, delete, terminate, info\n"
+	      "  users    create, list (admins)\n"
 	      "\n"
 	      "Run `cloister <noun> --help` for the noun's options and commands.\n"
 	      "Exit status: 0 ok, 1 refused or failed, 2 no usable reply (connection, TLS,\n"
@@ -65,6 +72,14 @@ int main(int argc, char **argv)
 		cmd = cmd_attest;
 	else if (strcmp(noun, "policy") == 0)
 		cmd = cmd_policy;
+	else if (strcmp(noun, "login") == 0)
+		cmd = cmd_login;
+	else if (strcmp(noun, "logout") == 0)
+		cmd = cmd_logout;
+	else if (strcmp(noun, "backends") == 0)
+		cmd = cmd_backends;
+	else if (strcmp(noun, "users") == 0)
+		cmd = cmd_users;
 	if (!cmd) {
 		fprintf(stderr, "cloister: unknown noun '%s'\n", noun);
 		usage(stderr);
