@@ -57,6 +57,7 @@
 #define AUTH_ADMIN_PASSWORD_RANDOM_BYTES 24    /* generated first-admin password, base64url */
 #define AUTH_REFRESH_PURGE_INTERVAL_MS 3600000 /* expired refresh tokens removed hourly */
 #define AUTH_INITIAL_PASSWORD_FILE "initial-admin-password"
+#define AUTH_TOKEN_CACHE_SLOTS 512 /* verified access tokens remembered (direct-mapped) */
 
 _Static_assert(sizeof(struct principal) <= HTTP_REQ_AUTH_BYTES,
 	       "struct principal must fit in the request's auth space");
@@ -163,6 +164,54 @@ static void deny(struct http_req *req, const char *action, bool invalid, const c
 }
 
 /*
+ * Verified access tokens, remembered by SHA-256 of their bytes: an Ed25519 verification costs
+ * ~200 us, which would be most of the time of a GET. A hit stands for a full jwt_verify of the
+ * same bytes with the same key and options, so only what changes with time is checked again:
+ * exp (nbf and iat only become more valid). The user checks (deleted, disabled, revoked) run on
+ * every request all the same. The slots hold claims, not secrets; a collision just overwrites.
+ */
+struct token_slot {
+	bool used;
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	struct jwt_claims c;
+};
+static struct {
+	pthread_mutex_t mu;
+	struct token_slot slot[AUTH_TOKEN_CACHE_SLOTS];
+} tcache = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static struct token_slot *token_slot_of(const unsigned char *d)
+{
+	uint32_t i;
+	memcpy(&i, d, sizeof(i));
+	return &tcache.slot[i % AUTH_TOKEN_CACHE_SLOTS];
+}
+
+static bool token_cache_get(const unsigned char *d, int64_t now, struct jwt_claims *c)
+{
+	bool hit = false;
+	pthread_mutex_lock(&tcache.mu);
+	struct token_slot *sl = token_slot_of(d);
+	if (sl->used && sodium_memcmp(sl->digest, d, sizeof(sl->digest)) == 0 &&
+	    now <= sl->c.exp + JWT_CLOCK_SKEW_S) {
+		*c = sl->c;
+		hit = true;
+	}
+	pthread_mutex_unlock(&tcache.mu);
+	return hit;
+}
+
+static void token_cache_put(const unsigned char *d, const struct jwt_claims *c)
+{
+	pthread_mutex_lock(&tcache.mu);
+	struct token_slot *sl = token_slot_of(d);
+	sl->used = true;
+	memcpy(sl->digest, d, sizeof(sl->digest));
+	sl->c = *c;
+	pthread_mutex_unlock(&tcache.mu);
+}
+
+/*
  * Verifies a token of the given use and its user. Returns 0 with *u and *c filled; otherwise
  * has replied (401, or 5xx on a store failure) and returns < 0.
  */
@@ -182,7 +231,17 @@ static int check_token(struct http_req *req, const char *action, const char *use
 		.issuer = srv->cfg->issuer,
 		.token_use = use,
 	};
-	int rc = jwt_verify(srv->jwt, tok, len, &o, c);
+	/* Only access tokens are remembered: refresh tokens are single use anyway. */
+	bool cacheable = strcmp(use, "access") == 0 && len <= JWT_TOKEN_MAX_BYTES;
+	unsigned char d[crypto_hash_sha256_BYTES];
+	if (cacheable)
+		crypto_hash_sha256(d, (const unsigned char *)tok, len);
+	int rc = JWT_OK;
+	if (!cacheable || !token_cache_get(d, o.now, c)) {
+		rc = jwt_verify(srv->jwt, tok, len, &o, c);
+		if (rc == JWT_OK && cacheable)
+			token_cache_put(d, c);
+	}
 	if (rc != JWT_OK) {
 		deny(req, action, true,
 		     rc == JWT_E_USE && strcmp(use, "access") == 0 ? "not an access token"

@@ -3,9 +3,11 @@
  * place), the paths that need no token, the not-found reply, the request metrics, GET /health
  * and GET /metrics.
  *
- * Routes that touch the store or hash passwords are HTTP_ROUTE_BLOCKING: they run on worker
- * threads, so a busy database or an argon2id computation never holds one of the few polling
- * threads. Bodies are bounded per route (SERVER_JSON_BODY_MAX_BYTES, the backend-information
+ * Routes that write to the store (an fsync per commit) or hash passwords are HTTP_ROUTE_BLOCKING:
+ * they run on worker threads, so a busy disk or an argon2id computation never holds one of the
+ * few polling threads. Plain reads (GET of backends, users, information files) run in place: in
+ * WAL mode a read never waits for the writer, and the worker hop cost more than the read
+ * (measured with bench/control_plane). The gate's own user lookup is such a read too. Bodies are bounded per route (SERVER_JSON_BODY_MAX_BYTES, the backend-information
  * file SERVER_INFO_BODY_MAX_BYTES): the HTTP layer answers 413 past them before a handler runs.
  *
  * Metrics are labelled by route pattern, never by raw path, and by one of the known methods, so
@@ -174,26 +176,26 @@ const struct http_route *routes_table(struct server *srv, size_t *n)
 {
 	(void)srv;
 	static const struct http_route t[] = {
-		{ HTTP_GET, "/health", handle_health, .flags = B },
+		{ HTTP_GET, "/health", handle_health },
 		{ HTTP_GET, "/metrics", handle_metrics, .flags = B },
 		{ HTTP_POST, "/users/tokens/issue", api_tokens_issue, HTTP_BODY_BUFFER, J, B },
 		/* The refresh token travels as the Bearer; a body is allowed and ignored. */
 		{ HTTP_POST, "/users/tokens/refresh", api_tokens_refresh, HTTP_BODY_NONE, J, B },
 		{ HTTP_POST, "/users", api_users_create, HTTP_BODY_BUFFER, J, B },
-		{ HTTP_GET, "/users", api_users_list, .flags = B },
-		{ HTTP_GET, "/users/{id}", api_users_get, .flags = B },
+		{ HTTP_GET, "/users", api_users_list },
+		{ HTTP_GET, "/users/{id}", api_users_get },
 		{ HTTP_PATCH, "/users/{id}", api_users_update, HTTP_BODY_BUFFER, J, B },
 		{ HTTP_DELETE, "/users/{id}", api_users_delete, .flags = B },
 		{ HTTP_POST, "/backends", api_backends_create, HTTP_BODY_BUFFER, J, B },
-		{ HTTP_GET, "/backends", api_backends_list, .flags = B },
+		{ HTTP_GET, "/backends", api_backends_list },
 		{ HTTP_GET, "/backends/terminate/{id}/{type}", api_backends_terminate_get,
 		  .flags = B },
 		{ HTTP_POST, "/backends/{id}/terminate", api_backends_terminate_post,
 		  HTTP_BODY_BUFFER, J, B },
-		{ HTTP_GET, "/backends/{id}/info", api_backends_info_get, .flags = B },
+		{ HTTP_GET, "/backends/{id}/info", api_backends_info_get },
 		{ HTTP_PUT, "/backends/{id}/info", api_backends_info_put, HTTP_BODY_BUFFER,
 		  SERVER_INFO_BODY_MAX_BYTES, B },
-		{ HTTP_GET, "/backends/{id}", api_backends_get, .flags = B },
+		{ HTTP_GET, "/backends/{id}", api_backends_get },
 		{ HTTP_PUT, "/backends/{id}", api_backends_update, HTTP_BODY_BUFFER, J, B },
 		{ HTTP_DELETE, "/backends/{id}", api_backends_delete, .flags = B },
 		{ HTTP_GET, "/audit", api_audit_list, .flags = B },
