@@ -1,10 +1,10 @@
 # Cloister: a thin wrapper over meson for the README's commands.
 #   make          build (build/)
-#   make run      install deps, build, start cloister-agent locally and print how to reach it
+#   make run      install deps, build, start cloisterd and a local agent, print how to reach them
 #   make test     install deps, build, unit + integration tests + fuzz corpus replay
 #   make asan     the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz     libFuzzer on every harness (FUZZ_SECONDS each, default 60)
-#   make bench    benchmarks against nginx (results: docs/benchmarks.md)
+#   make bench    benchmarks against nginx and the sqlite3 CLI (results: docs/benchmarks.md)
 #   make lint     clang-format check, cppcheck, banned functions
 MESON ?= meson
 BUILD ?= build
@@ -47,6 +47,7 @@ fuzz: deps build-fuzz/build.ninja
 bench: all
 	./scripts/install-deps --bench
 	./bench/run $(BUILD)
+	./bench/control_plane $(BUILD)
 
 lint:
 	./scripts/lint
