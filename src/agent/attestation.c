@@ -1,8 +1,9 @@
 /*
  * attestation.c - GET /attestation?nonce=<hex> (see attestation.h).
  *
- *   200 {"provider":"configfs-tsm","tee":"sev_guest"|"tdx_guest","attested":true,
- *        "nonce":hex,"report_data":hex,"tls_spki_sha256":hex,"report":base64(outblob),
+ *   200 {"provider":"configfs-tsm","tee":"sev_guest"|"tdx_guest","tee_type":"snp"|"tdx",
+ *        "attested":true,"nonce":hex,"report_data":hex,"tls_spki_sha256":hex,
+ *        "report":base64(outblob) (SNP: the 1184-byte report; TDX: the whole quote),
  *        "certs":{"vcek"|"vlek"|"ask"|"ark"|"crl": base64 DER} (SNP, from the auxblob's
  *        certificate table, when the host supplied one),"generation":N}
  *   200 {"provider":"none","attested":false,"nonce","report_data","tls_spki_sha256"}
@@ -13,6 +14,11 @@
  *       certificate table)
  *   503 no provider here (configfs-tsm missing, no permission) or a concurrent writer kept
  *       changing the entry: try again later
+ *
+ * "tee" is the configfs-tsm provider attribute as the kernel writes it (cloisterd and older
+ * clients read it); "tee_type" is the same as the short name that `cloister attest verify` and
+ * the policy file's sections use. Which one the outblob is comes from the provider attribute
+ * (tsm_evidence.tee), never from guessing at the bytes.
  *
  * The SPKI is read once at start-up from the certificate the server was started with (the
  * agent never changes its certificate while running), so every reply binds the key that
@@ -84,15 +90,16 @@ static json_t *b64(const uint8_t *p, size_t n)
 }
 
 /* Does the evidence carry our report_data where its format puts it? */
-static bool binds(const char *tee, const uint8_t *out, size_t n, const uint8_t *rd)
+static bool binds(enum tsm_tee tee, const uint8_t *out, size_t n, const uint8_t *rd)
 {
 	size_t off;
-	if (strcmp(tee, "sev_guest") == 0) {
+	if (tee == TSM_TEE_SNP) {
 		if (n < SNP_REPORT_BYTES)
 			return false;
 		off = ATT_SNP_REPORT_DATA_OFFSET;
 	} else {
-		if (n < 2)
+		/* A TD quote: TEE type 0x81 at offset 4, then the body after a v4 or v5 header. */
+		if (n < 8 || out[4] != 0x81 || out[5] || out[6] || out[7])
 			return false;
 		unsigned version = (unsigned)out[0] | (unsigned)out[1] << 8;
 		if (version == 4)
@@ -156,14 +163,14 @@ static void reply_tsm(struct http_req *req, struct agent *a, json_t *base, const
 	}
 	char msg[256] = "";
 	json_t *certs = NULL;
-	if (strcmp(ev.provider, "sev_guest") != 0 && strcmp(ev.provider, "tdx_guest") != 0)
+	if (ev.tee == TSM_TEE_UNKNOWN)
 		snprintf(msg, sizeof(msg), "TEE '%s' is not supported (sev_guest, tdx_guest)",
 			 ev.provider);
-	else if (!binds(ev.provider, ev.outblob, ev.outlen, rd))
+	else if (!binds(ev.tee, ev.outblob, ev.outlen, rd))
 		snprintf(msg, sizeof(msg),
 			 "the %s evidence (%zu bytes) does not carry the requested report_data",
 			 ev.provider, ev.outlen);
-	else if (strcmp(ev.provider, "sev_guest") == 0 && ev.auxlen > 0 &&
+	else if (ev.tee == TSM_TEE_SNP && ev.auxlen > 0 &&
 		 !(certs = certs_json(ev.auxblob, ev.auxlen)))
 		snprintf(msg, sizeof(msg), "the auxblob certificate table (%zu bytes) is malformed",
 			 ev.auxlen);
@@ -174,6 +181,7 @@ static void reply_tsm(struct http_req *req, struct agent *a, json_t *base, const
 		return;
 	}
 	int bad = json_object_set_new(base, "tee", json_string(ev.provider));
+	bad |= json_object_set_new(base, "tee_type", json_string(tsm_tee_name(ev.tee)));
 	bad |= json_object_set_new(base, "attested", json_true());
 	bad |= json_object_set_new(base, "report", b64(ev.outblob, ev.outlen));
 	if (certs)

@@ -1,6 +1,15 @@
 /*
- * cmd_attest.c - `cloister attest verify`: checks AMD SEV-SNP evidence offline, on the user's
- * machine, with the same library code cloisterd uses (attest/snp.c, attest/policy.c).
+ * cmd_attest.c - `cloister attest verify`: checks AMD SEV-SNP and Intel TDX evidence offline, on
+ * the user's machine, with the same library code cloisterd uses (attest/snp.c, attest/tdx.c,
+ * attest/policy.c, attest/tdx_policy.c).
+ *
+ * The kind of evidence is read from the input: a TDX quote starts with version 4 or 5 (u16 LE)
+ * and TEE type 0x81 at offset 4 (also when written as hex or base64), an agent's evidence JSON
+ * says "tee" ("tdx_guest"/"tdx" or "sev_guest"/"snp"); anything else is taken as SNP. A TDX
+ * quote is checked against the Intel collateral of --collateral DIR (laid out as Intel's PCS
+ * serves it: tcbinfo_*.json, qe_identity*.json, *_issuer_chain.pem, pck_crl*.der,
+ * root_ca_crl.der, or dcap-qvl's collateral_bundle.json), its chain ending in the Intel SGX Root
+ * CA pinned in the binary, and with --policy against the file's "tdx_policy".
  *
  * Inputs are a report file (1184 bytes, an Azure HCL report, or the same as hex / base64 text)
  * or the JSON an agent's GET /attestation returns (base64 report and certificate table), the
@@ -21,11 +30,13 @@
 
 #include "attest/policy.h"
 #include "attest/snp.h"
+#include "attest/tdx.h"
 #include "fsx.h"
 #include "json.h"
 #include "util.h"
 #include "x509.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -47,28 +58,41 @@
 static const char attest_usage_text[] =
 	"Usage: cloister attest verify [options]\n"
 	"\n"
-	"Verifies an AMD SEV-SNP attestation report offline: the certificate chain up to the\n"
-	"AMD root pinned in cloister, the report signature, and with --policy every policy field.\n"
+	"Verifies an AMD SEV-SNP attestation report or an Intel TDX quote offline: the\n"
+	"certificate chain up to the AMD or Intel root pinned in cloister, the signatures, for "
+	"TDX\n"
+	"the collateral and the TCB level, and with --policy every policy field.\n"
 	"\n"
 	"Evidence (one of):\n"
-	"  --report FILE          the report: 1184 bytes, an Azure HCL report, or hex/base64 text\n"
+	"  --report FILE          SNP: 1184 bytes or an Azure HCL report; TDX: a quote v4/v5;\n"
+	"                         raw, or as hex/base64 text (the kind is read from the data)\n"
 	"  --evidence FILE        the JSON of an agent's GET /attestation (report and "
 	"certificates)\n"
-	"Certificates (default: from the evidence):\n"
+	"Intel TDX:\n"
+	"  --collateral DIR       Intel collateral: tcbinfo_*.json, qe_identity*.json,\n"
+	"                         *_issuer_chain.pem, pck_crl*.der, root_ca_crl.der (PCS "
+	"formats),\n"
+	"                         or collateral_bundle.json; without it the TCB level is not\n"
+	"                         evaluated\n"
+	"  --tcb-issuer-chain FILE\n"
+	"                         the TCB info / QE identity issuer chain (PEM), instead of DIR's\n"
+	"SEV-SNP certificates (default: from the evidence):\n"
 	"  --vcek FILE, --vlek FILE  the report's signing certificate, DER or PEM\n"
 	"  --chain FILE           ASK/ASVK (+ ARK) PEM bundle; default: the evidence's, else the\n"
 	"                         intermediate pinned for the leaf's product\n"
 	"  --crl FILE             CRL(s) issued by the ARK (DER or PEM); required when the policy\n"
 	"                         sets root_of_trust.check_crl\n"
 	"Expectations:\n"
-	"  --policy FILE          backend-information / attestation_policy.json file; without it\n"
-	"                         only the chain and the signature are checked\n"
+	"  --policy FILE          backend-information / attestation_policy.json file (SNP:\n"
+	"                         \"snp_policy\" or \"policy\"; TDX: \"tdx_policy\"); without it\n"
+	"                         only the chain and the signature (TDX: and the TCB status) are\n"
+	"                         checked\n"
 	"  --report-data HEX      expected REPORT_DATA (64 bytes; overrides the policy's)\n"
 	"  --nonce HEX --tls-cert PEM\n"
 	"                         expected REPORT_DATA = SHA-512(SPKI DER of the agent's TLS\n"
 	"                         certificate || nonce), as the agent binds its evidence\n"
-	"  --now TIME             certificate validity at TIME: RFC 3339 or @unix-seconds\n"
-	"                         (default: the current time)\n"
+	"  --now TIME             certificate and collateral validity at TIME: RFC 3339 or\n"
+	"                         @unix-seconds (default: the current time)\n"
 	"  --json                 print the verdict as JSON\n"
 	"\n"
 	"Exit status: 0 verified, 1 not verified, 2 an input cannot be read or used, 64 usage.\n";
@@ -77,8 +101,8 @@ static const char attest_noun_usage_text[] =
 	"Usage: cloister attest verify [options]\n"
 	"\n"
 	"Commands:\n"
-	"  verify    verify an AMD SEV-SNP report or an agent's evidence (see `cloister attest\n"
-	"            verify --help`)\n";
+	"  verify    verify an AMD SEV-SNP report, an Intel TDX quote or an agent's evidence\n"
+	"            (see `cloister attest verify --help`)\n";
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -291,7 +315,8 @@ static int evidence_parse(const char *text, size_t len, struct evidence *e, char
 			 "verify");
 		goto out;
 	}
-	if (tee && (!json_is_string(tee) || strcmp(json_string_value(tee), "sev_guest") != 0)) {
+	if (tee && (!json_is_string(tee) || (strcmp(json_string_value(tee), "sev_guest") != 0 &&
+					     strcmp(json_string_value(tee), "snp") != 0))) {
 		snprintf(err, errlen,
 			 "the evidence is not from an SEV-SNP guest (tee is not "
 			 "\"sev_guest\"): only SEV-SNP reports are verified here");
@@ -351,6 +376,7 @@ out:
 struct verify_opts {
 	const char *report_path, *evidence_path, *leaf_path, *leaf_opt, *chain_path, *crl_path;
 	const char *policy_path, *report_data_hex, *nonce_hex, *tls_cert_path, *now_str;
+	const char *collateral_dir, *tcb_chain_path; /* TDX only */
 	bool json;
 };
 
@@ -517,6 +543,8 @@ static const char *result_word(const char *r)
 	return "SKIP";
 }
 
+static void print_checks(json_t *checks, bool verified);
+
 static void print_text(const struct verify_state *s, const struct verify_opts *o)
 {
 	char when[UTIL_TIME_BUF];
@@ -558,52 +586,7 @@ static void print_text(const struct verify_state *s, const struct verify_opts *o
 		put_safe(stdout, s->note);
 		fputc('\n', stdout);
 	}
-	fputs("\nChecks:\n", stdout);
-	const char *first_fail = NULL, *first_detail = NULL;
-	size_t i;
-	json_t *c;
-	json_array_foreach(s->checks, i, c)
-	{
-		const char *name = json_string_value(json_object_get(c, "name"));
-		const char *res = json_string_value(json_object_get(c, "result"));
-		const char *det = json_string_value(json_object_get(c, "detail"));
-		const char *exp = json_string_value(json_object_get(c, "expected"));
-		const char *act = json_string_value(json_object_get(c, "actual"));
-		if (!name || !res)
-			continue;
-		printf("  %s  %-22s ", result_word(res), name);
-		put_safe(stdout, det ? det : "");
-		if (strcmp(res, "fail") == 0) {
-			if (exp || act)
-				fputs(" (", stdout);
-			if (exp) {
-				fputs("expected ", stdout);
-				put_safe(stdout, exp);
-			}
-			if (act) {
-				fputs(exp ? ", actual " : "actual ", stdout);
-				put_safe(stdout, act);
-			}
-			if (exp || act)
-				fputc(')', stdout);
-			if (!first_fail) {
-				first_fail = name;
-				first_detail = det;
-			}
-		}
-		fputc('\n', stdout);
-	}
-	fputc('\n', stdout);
-	if (s->verified) {
-		fputs("VERIFIED\n", stdout);
-	} else {
-		fputs("NOT VERIFIED", stdout);
-		if (first_fail) {
-			printf(": %s: ", first_fail);
-			put_safe(stdout, first_detail ? first_detail : "");
-		}
-		fputc('\n', stdout);
-	}
+	print_checks(s->checks, s->verified);
 }
 
 static int print_json(const struct verify_state *s, json_t *policy_verdict)
@@ -708,8 +691,760 @@ static void parse_report(const char *buf, size_t len, bool allow_text, struct ve
 		 err[0] ? err : snp_reason_name(s->cv.reason));
 }
 
+/* ---------------------------------------------------------------- Intel TDX */
+
+#define ATTEST_COLLATERAL_MAX_FILES 64 /* entries of --collateral DIR looked at */
+
+enum tee_kind { TEE_SNP, TEE_TDX };
+
+/* The first bytes of a hex or base64 text, decoded (at most n). Returns the count. */
+static size_t text_prefix(const char *p, size_t len, uint8_t *out, size_t n)
+{
+	char s[32];
+	size_t k = 0;
+	for (size_t i = 0; i < len && k < sizeof(s); i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+			s[k++] = p[i];
+	size_t off = k >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 2 : 0;
+	bool hex = k > off;
+	for (size_t i = off; i < k && hex; i++)
+		hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      (s[i] >= 'A' && s[i] <= 'F');
+	if (hex) {
+		size_t m = (k - off) / 2 < n ? (k - off) / 2 : n;
+		return util_unhex(out, m, s + off, 2 * m) == 0 ? m : 0;
+	}
+	size_t b = k / 4 * 4 < 12 ? k / 4 * 4 : 12;
+	uint8_t tmp[9];
+	size_t got = 0;
+	if (b && sodium_base642bin(tmp, sizeof(tmp), s, b, NULL, &got, NULL,
+				   sodium_base64_VARIANT_ORIGINAL) == 0) {
+		size_t m = got < n ? got : n;
+		memcpy(out, tmp, m);
+		return m;
+	}
+	return 0;
+}
+
+/* TEE type 0x81 at offset 4, and not an SNP report's version (u32 2..5) at 0: a TD quote, also
+ * one of a version this code refuses (it then says "unsupported quote version"). An SNP report
+ * has its guest SVN at offset 4, so the version word decides. */
+static bool looks_tdx(const uint8_t *b, size_t n)
+{
+	if (n < 8)
+		return false;
+	uint32_t w0 =
+		(uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	uint32_t tee =
+		(uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
+	return tee == TDX_TEE_TYPE_TDX && !(w0 >= 2 && w0 <= 5);
+}
+
+/* Which TEE the input is from, reading the evidence file (it is read again by the verifier).
+ * Returns TEE_TDX or TEE_SNP; anything unreadable is left to the SNP path to report. */
+static enum tee_kind detect_tee(const struct verify_opts *o)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	enum tee_kind k = TEE_SNP;
+	if (o->evidence_path) {
+		if (fsx_read_file(o->evidence_path, ATTEST_EVIDENCE_MAX_BYTES, &buf, &len) < 0)
+			return TEE_SNP;
+		json_error_t je;
+		json_t *root = json_parse_strict(buf, len, &je);
+		json_t *tee = root ? json_object_get(root, "tee") : NULL;
+		json_t *tt = root ? json_object_get(root, "tee_type") : NULL;
+		if ((json_is_string(tee) && (strcmp(json_string_value(tee), "tdx_guest") == 0 ||
+					     strcmp(json_string_value(tee), "tdx") == 0)) ||
+		    (json_is_string(tt) && strcmp(json_string_value(tt), "tdx") == 0))
+			k = TEE_TDX;
+		json_decref(root);
+	} else if (o->report_path) {
+		if (fsx_read_file(o->report_path, ATTEST_FILE_MAX_BYTES, &buf, &len) < 0)
+			return TEE_SNP;
+		uint8_t pre[8];
+		if (looks_text(buf, len))
+			k = text_prefix(buf, len, pre, sizeof(pre)) == sizeof(pre) &&
+					    looks_tdx(pre, sizeof(pre))
+				    ? TEE_TDX
+				    : TEE_SNP;
+		else
+			k = looks_tdx((const uint8_t *)buf, len) ? TEE_TDX : TEE_SNP;
+	}
+	free(buf);
+	return k;
+}
+
+/* The files of --collateral DIR, read. */
+struct collateral_files {
+	char *blobs[16];
+	size_t n;
+	struct tdx_bundle bundle;
+	bool have_bundle;
+	struct tdx_collateral_opts o;
+	char summary[256];
+};
+
+static void collateral_files_done(struct collateral_files *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->blobs[i]);
+	tdx_bundle_done(&c->bundle);
+	memset(c, 0, sizeof(*c));
+}
+
+static int names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Reads DIR/name into a new blob of c. Returns 0 or CLI_EXIT_IO (message printed). */
+static int collateral_read(struct collateral_files *c, const char *dir, const char *name,
+			   size_t max, uint8_t **out, size_t *len)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+		fputs("cloister: --collateral: path too long\n", stderr);
+		return CLI_EXIT_IO;
+	}
+	if (c->n >= ARRAY_SIZE(c->blobs)) {
+		fputs("cloister: --collateral: too many collateral files\n", stderr);
+		return CLI_EXIT_IO;
+	}
+	char *b = NULL;
+	int rc = read_input("--collateral", path, max, &b, len);
+	if (rc)
+		return rc;
+	c->blobs[c->n++] = b;
+	*out = (uint8_t *)b;
+	return 0;
+}
+
+/* Concatenates DER CRL files: a second PCK CRL (platform and processor) joins the first. */
+static int collateral_add_crl(struct collateral_files *c, const char *dir, const char *name,
+			      const uint8_t **crl, size_t *crl_len)
+{
+	uint8_t *b;
+	size_t n;
+	int rc = collateral_read(c, dir, name, TDX_CRL_MAX_BYTES, &b, &n);
+	if (rc)
+		return rc;
+	if (!*crl) {
+		*crl = b;
+		*crl_len = n;
+		return 0;
+	}
+	if (*crl_len + n > TDX_CRL_MAX_BYTES || c->n >= ARRAY_SIZE(c->blobs)) {
+		fputs("cloister: --collateral: the PCK CRL files are too large together\n", stderr);
+		return CLI_EXIT_IO;
+	}
+	char *j = malloc(*crl_len + n);
+	if (!j) {
+		fputs("cloister: out of memory\n", stderr);
+		return CLI_EXIT_FAIL;
+	}
+	memcpy(j, *crl, *crl_len);
+	memcpy(j + *crl_len, b, n);
+	c->blobs[c->n++] = j;
+	*crl = (const uint8_t *)j;
+	*crl_len += n;
+	return 0;
+}
+
+/* Loads --collateral DIR (and --tcb-issuer-chain). Returns 0 or an exit code. */
+static int collateral_load(const struct verify_opts *vo, struct collateral_files *c)
+{
+	struct tdx_collateral_opts *o = &c->o;
+	const char *dir = vo->collateral_dir;
+	char *names[ATTEST_COLLATERAL_MAX_FILES];
+	size_t nn = 0;
+	int rc = 0;
+	if (dir) {
+		DIR *d = opendir(dir);
+		if (!d) {
+			fputs("cloister: --collateral ", stderr);
+			put_safe(stderr, dir);
+			fprintf(stderr, ": %s\n", strerror(errno));
+			return CLI_EXIT_IO;
+		}
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			if (nn >= ATTEST_COLLATERAL_MAX_FILES) {
+				fprintf(stderr,
+					"cloister: --collateral: more than %d entries in the "
+					"directory\n",
+					ATTEST_COLLATERAL_MAX_FILES);
+				rc = CLI_EXIT_IO;
+				break;
+			}
+			if (!(names[nn] = strdup(e->d_name))) {
+				rc = CLI_EXIT_FAIL;
+				break;
+			}
+			nn++;
+		}
+		closedir(d);
+		if (rc)
+			goto out;
+		qsort(names, nn, sizeof(names[0]), names_cmp); /* a stable order */
+		bool bundle = false;
+		for (size_t i = 0; i < nn; i++)
+			bundle = bundle || strcmp(names[i], "collateral_bundle.json") == 0;
+		if (bundle) {
+			uint8_t *b;
+			size_t n;
+			char err[256] = "";
+			if ((rc = collateral_read(c, dir, "collateral_bundle.json",
+						  TDX_BUNDLE_MAX_BYTES, &b, &n)))
+				goto out;
+			if (tdx_bundle_parse((const char *)b, n, &c->bundle, err, sizeof(err)) <
+			    0) {
+				fputs("cloister: --collateral: collateral_bundle.json: ", stderr);
+				put_safe(stderr, err);
+				fputc('\n', stderr);
+				rc = CLI_EXIT_IO;
+				goto out;
+			}
+			c->have_bundle = true;
+			struct tdx_bundle *bu = &c->bundle;
+			if (bu->tcb_info) {
+				o->tcb_info[0] = bu->tcb_info;
+				o->tcb_info_len[0] = bu->tcb_info_len;
+				o->n_tcb_info = 1;
+			}
+			o->qe_identity = bu->qe_identity;
+			o->qe_identity_len = bu->qe_identity_len;
+			o->tcb_info_chain = bu->tcb_info_chain;
+			o->tcb_info_chain_len = bu->tcb_info_chain_len;
+			o->qe_identity_chain = bu->qe_identity_chain;
+			o->qe_identity_chain_len = bu->qe_identity_chain_len;
+			o->pck_crl = bu->pck_crl;
+			o->pck_crl_len = bu->pck_crl_len;
+			o->pck_crl_chain = bu->pck_crl_chain;
+			o->pck_crl_chain_len = bu->pck_crl_chain_len;
+			o->root_crl = bu->root_crl;
+			o->root_crl_len = bu->root_crl_len;
+		}
+		for (size_t i = 0; i < nn && !bundle; i++) {
+			const char *n = names[i];
+			uint8_t *b = NULL;
+			size_t len = 0;
+			if (strncmp(n, "tcbinfo", 7) == 0 && ends_with(n, ".json")) {
+				if (o->n_tcb_info >= TDX_COLLATERAL_MAX_TCB_INFOS) {
+					fprintf(stderr,
+						"cloister: --collateral: more than %d "
+						"tcbinfo_*.json "
+						"files\n",
+						TDX_COLLATERAL_MAX_TCB_INFOS);
+					rc = CLI_EXIT_IO;
+					goto out;
+				}
+				if ((rc = collateral_read(c, dir, n, TDX_JSON_MAX_BYTES, &b, &len)))
+					goto out;
+				o->tcb_info[o->n_tcb_info] = b;
+				o->tcb_info_len[o->n_tcb_info++] = len;
+			} else if (strncmp(n, "qe_identity", 11) == 0 && ends_with(n, ".json")) {
+				if (o->qe_identity) {
+					fputs("cloister: --collateral: more than one "
+					      "qe_identity*.json file\n",
+					      stderr);
+					rc = CLI_EXIT_IO;
+					goto out;
+				}
+				if ((rc = collateral_read(c, dir, n, TDX_JSON_MAX_BYTES, &b, &len)))
+					goto out;
+				o->qe_identity = b;
+				o->qe_identity_len = len;
+			} else if (strcmp(n, "tcb_info_issuer_chain.pem") == 0) {
+				if ((rc = collateral_read(c, dir, n, ATTEST_FILE_MAX_BYTES, &b,
+							  &len)))
+					goto out;
+				o->tcb_info_chain = b;
+				o->tcb_info_chain_len = len;
+			} else if (strcmp(n, "qe_identity_issuer_chain.pem") == 0) {
+				if ((rc = collateral_read(c, dir, n, ATTEST_FILE_MAX_BYTES, &b,
+							  &len)))
+					goto out;
+				o->qe_identity_chain = b;
+				o->qe_identity_chain_len = len;
+			} else if (strcmp(n, "pck_crl_issuer_chain.pem") == 0) {
+				if ((rc = collateral_read(c, dir, n, ATTEST_FILE_MAX_BYTES, &b,
+							  &len)))
+					goto out;
+				o->pck_crl_chain = b;
+				o->pck_crl_chain_len = len;
+			} else if (strncmp(n, "pck_crl", 7) == 0 && ends_with(n, ".der")) {
+				if ((rc = collateral_add_crl(c, dir, n, &o->pck_crl,
+							     &o->pck_crl_len)))
+					goto out;
+			} else if (strcmp(n, "root_ca_crl.der") == 0) {
+				if ((rc = collateral_read(c, dir, n, TDX_CRL_MAX_BYTES, &b, &len)))
+					goto out;
+				o->root_crl = b;
+				o->root_crl_len = len;
+			}
+		}
+	}
+	if (vo->tcb_chain_path) {
+		uint8_t *b;
+		size_t len;
+		char *chain = NULL;
+		if ((rc = read_input("--tcb-issuer-chain", vo->tcb_chain_path,
+				     ATTEST_FILE_MAX_BYTES, &chain, &len)))
+			goto out;
+		if (c->n >= ARRAY_SIZE(c->blobs)) {
+			free(chain);
+			rc = CLI_EXIT_IO;
+			goto out;
+		}
+		c->blobs[c->n++] = chain;
+		b = (uint8_t *)chain;
+		o->tcb_info_chain = b;
+		o->tcb_info_chain_len = len;
+		o->qe_identity_chain = b;
+		o->qe_identity_chain_len = len;
+	}
+	snprintf(c->summary, sizeof(c->summary),
+		 "%zu TCB info%s, %s QE identity, %s PCK CRL, %s Root CA CRL%s", o->n_tcb_info,
+		 o->n_tcb_info == 1 ? "" : "s", o->qe_identity ? "a" : "no",
+		 o->pck_crl ? "a" : "no", o->root_crl ? "a" : "no",
+		 c->have_bundle ? " (from collateral_bundle.json)" : "");
+out:
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	return rc;
+}
+
+/* Evidence JSON of a TDX guest: the base64 quote and the agent's TLS key hash. */
+static int tdx_evidence_parse(const char *text, size_t len, uint8_t **quote, size_t *qlen,
+			      char spki[65], char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_parse_strict(text, len, &je);
+	int rc = -1;
+	json_t *rep = root ? json_object_get(root, "report") : NULL;
+	json_t *sp = root ? json_object_get(root, "tls_spki_sha256") : NULL;
+	if (!root || !json_is_object(root))
+		snprintf(err, errlen, "the evidence is not a JSON object");
+	else if (!json_is_string(rep))
+		snprintf(err, errlen, "the evidence has no \"report\" string");
+	else if (b64_decode(json_string_value(rep), json_string_length(rep), quote, qlen) < 0)
+		snprintf(err, errlen, "the evidence's \"report\" is not base64");
+	else
+		rc = 0;
+	if (rc == 0 && json_is_string(sp) && json_string_length(sp) == 64)
+		memcpy(spki, json_string_value(sp), 65);
+	json_decref(root);
+	return rc;
+}
+
+static json_t *hexn(const uint8_t *p, size_t n)
+{
+	char buf[2 * 64 + 1];
+	util_hex(buf, p, n);
+	return json_string(buf);
+}
+
+static json_t *tdx_quote_json(const struct tdx_quote *q)
+{
+	json_t *o = json_object();
+	json_t *rt = json_array();
+	if (!o || !rt) {
+		json_decref(o);
+		json_decref(rt);
+		return NULL;
+	}
+	for (int i = 0; i < 4; i++)
+		json_array_append_new(rt, hexn(q->rtmr[i], 48));
+	int bad = json_object_set_new(o, "version", json_integer(q->version));
+	bad |= json_object_set_new(o, "body_type", json_integer(q->body_type));
+	bad |= json_object_set_new(o, "quote_bytes", json_integer((json_int_t)q->quote_len));
+	bad |= json_object_set_new(o, "tee_tcb_svn", hexn(q->tee_tcb_svn, 16));
+	bad |= json_object_set_new(o, "mr_seam", hexn(q->mr_seam, 48));
+	bad |= json_object_set_new(o, "mr_signer_seam", hexn(q->mr_signer_seam, 48));
+	bad |= json_object_set_new(o, "seam_attributes", u64j(q->seam_attributes));
+	bad |= json_object_set_new(o, "td_attributes", u64j(q->td_attributes));
+	bad |= json_object_set_new(o, "xfam", u64j(q->xfam));
+	bad |= json_object_set_new(o, "mr_td", hexn(q->mr_td, 48));
+	bad |= json_object_set_new(o, "mr_config_id", hexn(q->mr_config_id, 48));
+	bad |= json_object_set_new(o, "mr_owner", hexn(q->mr_owner, 48));
+	bad |= json_object_set_new(o, "mr_owner_config", hexn(q->mr_owner_config, 48));
+	bad |= json_object_set_new(o, "rtmrs", rt);
+	bad |= json_object_set_new(o, "report_data", hexn(q->report_data, 64));
+	bad |= json_object_set_new(o, "qe_isv_svn", json_integer(q->qe_isv_svn));
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *tdx_verdict_json(const struct tdx_verdict *v)
+{
+	json_t *adv = json_array();
+	for (size_t i = 0; adv && i < v->n_advisory_ids; i++)
+		json_array_append_new(adv, json_string(v->advisory_ids[i]));
+	char fm[13];
+	util_hex(fm, v->fmspc, 6);
+	json_t *o = json_pack(
+		"{s:s,s:s,s:o,s:b,s:s,s:s,s:s,s:s,s:o,s:b,s:b,s:b}", "result",
+		v->reason == TDX_OK ? "pass" : "fail", "reason", tdx_reason_name(v->reason),
+		"detail", json_string_lossy(v->detail, strnlen(v->detail, sizeof(v->detail))),
+		"tcb_evaluated", (int)v->tcb_evaluated, "tcb_status",
+		tdx_tcb_status_name(v->tcb_status), "platform_status",
+		tdx_tcb_status_name(v->platform_status), "module_status",
+		tdx_tcb_status_name(v->module_status), "qe_status",
+		tdx_tcb_status_name(v->qe_status), "advisory_ids", adv ? adv : json_array(),
+		"qe_identity_checked", (int)v->qe_identity_checked, "pck_crl_checked",
+		(int)v->pck_crl_checked, "root_crl_checked", (int)v->root_crl_checked);
+	if (o && v->have_pck) {
+		char pce[5];
+		snprintf(pce, sizeof(pce), "%04x", v->pce_id);
+		json_object_set_new(o, "fmspc", json_string(fm));
+		json_object_set_new(o, "pce_id", json_string(pce));
+		json_object_set_new(o, "pck_ca", json_string(v->pck_ca));
+	}
+	return o;
+}
+
+/* Without a policy: signatures and chain, the TCB status (UpToDate, when evaluated) and
+ * REPORTDATA when an expected value was given. Same shape as tdx_policy_evaluate's checks. */
+static bool tdx_own_checks(json_t *checks, const struct tdx_verdict *v, const struct tdx_quote *q,
+			   const uint8_t *rd, const char *rd_source)
+{
+	bool ok = v->reason == TDX_OK;
+	if (ok)
+		add_check(checks, "signature_and_chain", "pass", NULL, NULL, "%s", v->detail);
+	else
+		add_check(checks, "signature_and_chain", "fail", NULL, tdx_reason_name(v->reason),
+			  "%s", v->detail);
+	if (ok && !v->tcb_evaluated) {
+		add_check(checks, "tcb_status", "skipped", "UpToDate", NULL,
+			  "no collateral: the TCB level was not evaluated (give --collateral DIR)");
+	} else if (ok) {
+		bool up = v->tcb_status == TDX_TCB_UP_TO_DATE;
+		add_check(checks, "tcb_status", up ? "pass" : "fail", "UpToDate",
+			  tdx_tcb_status_name(v->tcb_status), "TCB status %s%s",
+			  tdx_tcb_status_name(v->tcb_status),
+			  up ? "" : " (a policy's tdx_policy.accepted_tcb_statuses can accept it)");
+		ok = up;
+	}
+	if (rd) {
+		char exp[129], act[129];
+		util_hex(exp, rd, 64);
+		util_hex(act, q->report_data, 64);
+		bool same = sodium_memcmp(rd, q->report_data, 64) == 0;
+		add_check(checks, "report_data", same ? "pass" : "fail", exp, act,
+			  "REPORTDATA %s the value expected from %s",
+			  same ? "matches" : "differs from", rd_source);
+		ok = ok && same;
+	}
+	return ok;
+}
+
+static void print_checks(json_t *checks, bool verified)
+{
+	fputs("\nChecks:\n", stdout);
+	const char *first_fail = NULL, *first_detail = NULL;
+	size_t i;
+	json_t *c;
+	json_array_foreach(checks, i, c)
+	{
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *res = json_string_value(json_object_get(c, "result"));
+		const char *det = json_string_value(json_object_get(c, "detail"));
+		const char *exp = json_string_value(json_object_get(c, "expected"));
+		const char *act = json_string_value(json_object_get(c, "actual"));
+		if (!name || !res)
+			continue;
+		printf("  %s  %-22s ", result_word(res), name);
+		put_safe(stdout, det ? det : "");
+		if (strcmp(res, "fail") == 0) {
+			if (exp || act)
+				fputs(" (", stdout);
+			if (exp) {
+				fputs("expected ", stdout);
+				put_safe(stdout, exp);
+			}
+			if (act) {
+				fputs(exp ? ", actual " : "actual ", stdout);
+				put_safe(stdout, act);
+			}
+			if (exp || act)
+				fputc(')', stdout);
+			if (!first_fail) {
+				first_fail = name;
+				first_detail = det;
+			}
+		}
+		fputc('\n', stdout);
+	}
+	fputc('\n', stdout);
+	if (verified) {
+		fputs("VERIFIED\n", stdout);
+	} else {
+		fputs("NOT VERIFIED", stdout);
+		if (first_fail) {
+			printf(": %s: ", first_fail);
+			put_safe(stdout, first_detail ? first_detail : "");
+		}
+		fputc('\n', stdout);
+	}
+}
+
+static void tdx_hex_line(const char *label, const uint8_t *p, size_t n)
+{
+	char buf[2 * 64 + 1];
+	util_hex(buf, p, n);
+	printf("%-15s%s\n", label, buf);
+}
+
+static void tdx_print_text(const struct verify_opts *o, const struct tdx_quote *q, bool have_q,
+			   const struct tdx_verdict *v, const struct collateral_files *cf,
+			   int64_t now, const char *note, json_t *checks, bool verified)
+{
+	char when[UTIL_TIME_BUF];
+	util_rfc3339(when, now * 1000000000LL);
+	if (have_q) {
+		printf("%-15sIntel TDX quote v%u (%s body), %zu bytes\n", "Quote:", q->version,
+		       q->body_type == 3 ? "TD 1.5" : "TD 1.0", q->quote_len);
+		tdx_hex_line("TEE_TCB_SVN:", q->tee_tcb_svn, 16);
+		tdx_hex_line("MRSEAM:", q->mr_seam, 48);
+		tdx_hex_line("MRSIGNERSEAM:", q->mr_signer_seam, 48);
+		tdx_hex_line("MRTD:", q->mr_td, 48);
+		tdx_hex_line("MRCONFIGID:", q->mr_config_id, 48);
+		tdx_hex_line("MROWNER:", q->mr_owner, 48);
+		tdx_hex_line("MROWNERCONFIG:", q->mr_owner_config, 48);
+		for (int i = 0; i < 4; i++) {
+			char l[16];
+			snprintf(l, sizeof(l), "RTMR%d:", i);
+			tdx_hex_line(l, q->rtmr[i], 48);
+		}
+		printf("%-15s0x%016llx%s\n", "TD attributes:", (unsigned long long)q->td_attributes,
+		       (q->td_attributes & 1) ? " (DEBUG)" : "");
+		printf("%-15s0x%016llx\n", "XFAM:", (unsigned long long)q->xfam);
+		tdx_hex_line("Report data:", q->report_data, 64);
+	}
+	if (v->have_pck) {
+		char fm[13];
+		util_hex(fm, v->fmspc, 6);
+		printf("%-15sFMSPC %s, PCE-ID %04x, PCK issued by %s\n", "Platform:", fm, v->pce_id,
+		       v->pck_ca);
+	}
+	if (v->tcb_evaluated) {
+		printf("%-15s%s (platform %s, TDX module %s, QE %s)",
+		       "TCB status:", tdx_tcb_status_name(v->tcb_status),
+		       tdx_tcb_status_name(v->platform_status),
+		       tdx_tcb_status_name(v->module_status), tdx_tcb_status_name(v->qe_status));
+		for (size_t i = 0; i < v->n_advisory_ids; i++) {
+			fputs(i ? " " : "; advisories ", stdout);
+			put_safe(stdout, v->advisory_ids[i]);
+		}
+		fputc('\n', stdout);
+	}
+	printf("%-15s", "Collateral:");
+	if (o->collateral_dir) {
+		put_safe(stdout, o->collateral_dir);
+		printf(" (%s)\n", cf->summary);
+	} else {
+		puts("none: the TCB level was not evaluated");
+	}
+	printf("%-15s%s\n", "Checked at:", when);
+	if (o->policy_path) {
+		printf("%-15s", "Policy:");
+		put_safe(stdout, o->policy_path);
+		fputc('\n', stdout);
+	} else {
+		printf("%-15snone applied: only the signatures, the PCK chain and the TCB status "
+		       "were checked\n",
+		       "Policy:");
+	}
+	if (note && note[0]) {
+		printf("%-15s", "Note:");
+		put_safe(stdout, note);
+		fputc('\n', stdout);
+	}
+	print_checks(checks, verified);
+}
+
+static int do_verify_tdx(const struct verify_opts *o)
+{
+	if (o->leaf_path || o->chain_path || o->crl_path)
+		return cli_usage_error(attest_usage_text,
+				       "--vcek, --vlek, --chain and --crl are for SEV-SNP reports; "
+				       "a TDX quote carries its PCK chain (use --collateral DIR)");
+	struct verify_state s = { .checks = json_array() };
+	struct collateral_files cf = { 0 };
+	struct tdx_quote q = { 0 };
+	struct tdx_verdict v = { 0 };
+	struct tdx_policy *pol = NULL;
+	struct tdx_collateral *col = NULL;
+	json_t *pverdict = NULL;
+	char *report = NULL, *evtext = NULL, *policy = NULL;
+	uint8_t *evquote = NULL;
+	size_t report_len = 0, evtext_len = 0, policy_len = 0, evquote_len = 0;
+	bool have_q = false, verified = false;
+	int rc;
+	if (!s.checks || sodium_init() < 0) {
+		json_decref(s.checks);
+		fputs("cloister: out of memory\n", stderr);
+		return CLI_EXIT_FAIL;
+	}
+	s.now = (int64_t)time(NULL);
+	if (o->now_str && parse_now(o->now_str, &s.now) < 0) {
+		rc = cli_usage_error(
+			attest_usage_text,
+			"--now wants RFC 3339 (2026-11-22T00:00:00Z) or @unix-seconds, not '%s'",
+			o->now_str);
+		goto out;
+	}
+	if ((o->report_path && (rc = read_input("--report", o->report_path, ATTEST_FILE_MAX_BYTES,
+						&report, &report_len))) ||
+	    (o->evidence_path &&
+	     (rc = read_input("--evidence", o->evidence_path, ATTEST_EVIDENCE_MAX_BYTES, &evtext,
+			      &evtext_len))) ||
+	    (o->policy_path && (rc = read_input("--policy", o->policy_path, SNP_POLICY_MAX_BYTES,
+						&policy, &policy_len))))
+		goto out;
+	if (policy) {
+		char err[TDX_POLICY_ERR_BYTES] = "";
+		pol = tdx_policy_parse(policy, policy_len, err, sizeof(err));
+		if (!pol) {
+			fputs("cloister: --policy ", stderr);
+			put_safe(stderr, o->policy_path);
+			fputs(": ", stderr);
+			put_safe(stderr, err);
+			fputs(" (a TDX quote is checked against the file's \"tdx_policy\")\n",
+			      stderr);
+			rc = CLI_EXIT_IO;
+			goto out;
+		}
+	}
+	if ((rc = collateral_load(o, &cf)))
+		goto out;
+
+	/* The quote. */
+	struct evidence ev = { 0 };
+	char err[256] = "";
+	int prc;
+	if (evtext) {
+		if (tdx_evidence_parse(evtext, evtext_len, &evquote, &evquote_len, ev.spki_sha256,
+				       err, sizeof(err)) < 0)
+			prc = -EINVAL;
+		else
+			prc = tdx_quote_parse(evquote, evquote_len, &q, err, sizeof(err));
+	} else {
+		prc = looks_text(report, report_len)
+			      ? tdx_quote_parse_text(report, report_len, &q, err, sizeof(err))
+			      : tdx_quote_parse((const uint8_t *)report, report_len, &q, err,
+						sizeof(err));
+	}
+	if (prc == 0) {
+		have_q = true;
+	} else {
+		v.reason = prc == -ENOTSUP  ? TDX_ERR_UNSUPPORTED
+			   : prc == -ENOMEM ? TDX_ERR_INTERNAL
+					    : TDX_ERR_MALFORMED;
+		snprintf(v.detail, sizeof(v.detail), "%s", err[0] ? err : "malformed");
+	}
+	if ((rc = expected_report_data(o, &s, evtext ? &ev : NULL)) != 0)
+		goto out;
+	if (s.have_rd && pol && tdx_policy_set_report_data(pol, s.rd) < 0) {
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
+
+	/* Collateral, chain, signatures, TCB. */
+	if (have_q) {
+		col = tdx_collateral_new(&cf.o, &v);
+		if (!col) {
+			fputs("cloister: out of memory\n", stderr);
+			rc = CLI_EXIT_FAIL;
+			goto out;
+		}
+		tdx_verify(&q, col, s.now, &v);
+	}
+
+	/* The verdict. */
+	if (!have_q) {
+		add_check(s.checks, "report", "fail", NULL, tdx_reason_name(v.reason), "%s",
+			  v.detail);
+	} else if (pol) {
+		bool pass = false;
+		pverdict = tdx_policy_evaluate(pol, &q, &v, &pass);
+		if (!pverdict) {
+			fputs("cloister: out of memory\n", stderr);
+			rc = CLI_EXIT_FAIL;
+			goto out;
+		}
+		json_decref(s.checks);
+		s.checks = json_incref(json_object_get(pverdict, "checks"));
+		verified = pass && v.reason == TDX_OK;
+	} else {
+		verified = tdx_own_checks(s.checks, &v, &q, s.have_rd ? s.rd : NULL, s.rd_source);
+	}
+	if (o->json) {
+		json_t *j = json_pack("{s:b,s:O,s:b,s:s,s:o,s:o,s:s}", "verified", (int)verified,
+				      "checks", s.checks, "policy_applied", (int)(pol != NULL),
+				      "tee", "tdx", "verification", tdx_verdict_json(&v), "quote",
+				      have_q ? tdx_quote_json(&q) : json_null(), "now", "");
+		char when[UTIL_TIME_BUF];
+		util_rfc3339(when, s.now * 1000000000LL);
+		if (j) {
+			json_object_set_new(j, "now", json_string(when));
+			json_object_set_new(j, "collateral",
+					    o->collateral_dir
+						    ? json_string_lossy(o->collateral_dir,
+									strlen(o->collateral_dir))
+						    : json_null());
+			if (s.note[0])
+				json_object_set_new(j, "note",
+						    json_string_lossy(s.note, strlen(s.note)));
+		}
+		char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(j);
+		if (!text) {
+			fputs("cloister: out of memory\n", stderr);
+			rc = CLI_EXIT_FAIL;
+			goto out;
+		}
+		puts(text);
+		free(text);
+	} else {
+		tdx_print_text(o, &q, have_q, &v, &cf, s.now, s.note, s.checks, verified);
+	}
+	rc = verified ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+out:
+	tdx_collateral_free(col);
+	tdx_policy_free(pol);
+	tdx_quote_done(&q);
+	collateral_files_done(&cf);
+	json_decref(pverdict);
+	json_decref(s.checks);
+	free(evquote);
+	free(report);
+	free(evtext);
+	free(policy);
+	return rc;
+}
+
 static int do_verify(const struct verify_opts *o)
 {
+	if (detect_tee(o) == TEE_TDX)
+		return do_verify_tdx(o);
+	if (o->collateral_dir || o->tcb_chain_path)
+		return cli_usage_error(
+			attest_usage_text,
+			"--collateral and --tcb-issuer-chain are for Intel TDX quotes; "
+			"this is an SEV-SNP report");
 	struct verify_state s = { .checks = json_array() };
 	struct evidence ev = { 0 };
 	char *report = NULL, *leaf = NULL, *chain = NULL, *crl = NULL, *policy = NULL;
@@ -909,7 +1644,9 @@ static int cmd_verify(int argc, char **argv)
 		OPT_NONCE,
 		OPT_TLS_CERT,
 		OPT_NOW,
-		OPT_JSON
+		OPT_JSON,
+		OPT_COLLATERAL,
+		OPT_TCB_CHAIN
 	};
 	static const struct option lo[] = {
 		{ "report", required_argument, NULL, OPT_REPORT },
@@ -924,6 +1661,8 @@ static int cmd_verify(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "now", required_argument, NULL, OPT_NOW },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "collateral", required_argument, NULL, OPT_COLLATERAL },
+		{ "tcb-issuer-chain", required_argument, NULL, OPT_TCB_CHAIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -969,6 +1708,12 @@ static int cmd_verify(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			o.json = true;
+			break;
+		case OPT_COLLATERAL:
+			o.collateral_dir = optarg;
+			break;
+		case OPT_TCB_CHAIN:
+			o.tcb_chain_path = optarg;
 			break;
 		case 'h':
 			fputs(attest_usage_text, stdout);

@@ -14,6 +14,9 @@
  * Evaluation follows go-sev-guest validate.SnpAttestation field by field, but instead of
  * stopping at the first error it records every check (pass / fail / skipped) in a JSON verdict.
  *
+ * A file may also carry a "tdx_policy" object (attest/tdx_policy.c): snp_policy_parse accepts
+ * and skips it; attest_policy_parse reads whichever sections exist with the two parsers.
+ *
  * snp_policy_file_set edits a file without re-serialising it: a small scanner finds the value
  * of "measurement"/"host_data" inside the policy object and splices the new base64 string in,
  * so formatting, key order and large integers stay byte-for-byte as written.
@@ -820,6 +823,12 @@ struct snp_policy *snp_policy_parse(const char *json, size_t len, char *err, siz
 				set_err(err, errlen, "allow_unattested: want true or false");
 				r = -EINVAL;
 			}
+		} else if (strcmp(k, "tdx_policy") == 0) {
+			/* The TDX section: tdx_policy_parse (attest_policy_parse) reads it. */
+			if (!json_is_object(v) && !json_is_null(v)) {
+				set_err(err, errlen, "tdx_policy: want an object");
+				r = -EINVAL;
+			}
 		} else {
 			char safe[64];
 			sanitize(safe, sizeof(safe), k, strlen(k));
@@ -852,6 +861,96 @@ struct snp_policy *snp_policy_parse(const char *json, size_t len, char *err, siz
 		}
 	}
 	json_decref(root);
+	return p;
+}
+
+json_t *attest_policy_load_json(const char *json, size_t len, char *err, size_t errlen)
+{
+	set_err(err, errlen, "%s", "");
+	if (!json) {
+		set_err(err, errlen, "no policy text");
+		errno = EINVAL;
+		return NULL;
+	}
+	if (len > SNP_POLICY_MAX_BYTES) {
+		set_err(err, errlen, "policy is %zu bytes, the limit is %u", len,
+			SNP_POLICY_MAX_BYTES);
+		errno = E2BIG;
+		return NULL;
+	}
+	size_t tlen;
+	char *text = quote_big_ints(json, len, &tlen);
+	if (!text) {
+		set_err(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *root = json_parse_strict(text, tlen, &jerr);
+	free(text);
+	if (!root) {
+		char safe[128];
+		sanitize(safe, sizeof(safe), jerr.text, strlen(jerr.text));
+		set_err(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
+			jerr.column, safe);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		set_err(err, errlen, "the policy must be a JSON object");
+		json_decref(root);
+		errno = EINVAL;
+		return NULL;
+	}
+	return root;
+}
+
+void attest_policy_free(struct attest_policy *p)
+{
+	if (!p)
+		return;
+	snp_policy_free(p->snp);
+	tdx_policy_free(p->tdx);
+	free(p);
+}
+
+struct attest_policy *attest_policy_parse(const char *json, size_t len, char *err, size_t errlen)
+{
+	json_t *root = attest_policy_load_json(json, len, err, errlen);
+	if (!root)
+		return NULL;
+	json_t *snp = json_object_get(root, "snp_policy"), *v4 = json_object_get(root, "policy");
+	json_t *tdx = json_object_get(root, "tdx_policy");
+	bool has_snp = (snp && !json_is_null(snp)) || (v4 && !json_is_null(v4));
+	bool has_tdx = tdx && !json_is_null(tdx);
+	json_decref(root);
+	if (!has_snp && !has_tdx) {
+		set_err(err, errlen,
+			"no \"snp_policy\" (Prism, Cocos v0.3), \"policy\" (Cocos v0.4+) or "
+			"\"tdx_policy\" object");
+		errno = EINVAL;
+		return NULL;
+	}
+	struct attest_policy *p = calloc(1, sizeof(*p));
+	if (!p) {
+		set_err(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (has_snp && !(p->snp = snp_policy_parse(json, len, err, errlen))) {
+		int e = errno;
+		attest_policy_free(p);
+		errno = e;
+		return NULL;
+	}
+	if (has_tdx && !(p->tdx = tdx_policy_parse(json, len, err, errlen))) {
+		int e = errno;
+		attest_policy_free(p);
+		errno = e;
+		return NULL;
+	}
+	p->sections = (has_snp ? ATTEST_POLICY_SNP : 0u) | (has_tdx ? ATTEST_POLICY_TDX : 0u);
+	p->allow_unattested = p->snp ? p->snp->allow_unattested : p->tdx->allow_unattested;
 	return p;
 }
 

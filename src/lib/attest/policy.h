@@ -41,6 +41,10 @@
  *   and must match the report/chain product when that is known.
  * - pcr_values (vTPM, Cocos v0.8) is accepted and ignored; top-level "allow_unattested" (bool,
  *   DESIGN.md: the `none` evidence provider) is recorded for the caller and not used here.
+ * - "tdx_policy" (an object, or null) is the Intel TDX section (attest/tdx.h, tdx_policy_parse):
+ *   snp_policy_parse only checks that it is an object and otherwise ignores it, and still
+ *   refuses a file without an SNP section. attest_policy_parse reads a file with either or
+ *   both sections and says which it holds.
  *
  * Semantics (snp_policy_evaluate): a field present in the file is enforced, zeros included; an
  * absent one is reported as "skipped"; a present-but-invalid byte field fails, with a detail
@@ -72,6 +76,7 @@
 #include <stdint.h>
 
 #include "snp.h"
+#include "tdx.h"
 
 #define SNP_POLICY_MAX_BYTES (64u * 1024)
 #define SNP_POLICY_MAX_KEY_HASHES 64
@@ -194,6 +199,31 @@ int snp_policy_set_report_data(struct snp_policy *p, const uint8_t rd[64]);
  */
 json_t *snp_policy_evaluate(const struct snp_policy *p, const struct snp_report *r,
 			    const struct snp_verdict *chain_verdict, bool *pass);
+
+/*
+ * A policy file with its SEV-SNP section ("snp_policy" or "policy"), its Intel TDX section
+ * ("tdx_policy"), or both: attest_policy_parse reads each section that exists with
+ * snp_policy_parse / tdx_policy_parse (so a problem in either fails the parse, named as those
+ * parsers name it) and refuses a file with neither. sections says which exist
+ * (ATTEST_POLICY_SNP | ATTEST_POLICY_TDX); the member of a missing one is NULL. Returns NULL with
+ * err and errno set (EINVAL, E2BIG past SNP_POLICY_MAX_BYTES, ENOMEM). Free with
+ * attest_policy_free (NULL accepted).
+ */
+#define ATTEST_POLICY_SNP 1u
+#define ATTEST_POLICY_TDX 2u
+struct attest_policy {
+	unsigned sections;
+	struct snp_policy *snp;
+	struct tdx_policy *tdx;
+	bool allow_unattested; /* the file's top-level "allow_unattested" */
+};
+struct attest_policy *attest_policy_parse(const char *json, size_t len, char *err, size_t errlen);
+void attest_policy_free(struct attest_policy *p);
+
+/* The policy file as JSON, as both parsers read it: at most SNP_POLICY_MAX_BYTES, integers above
+ * INT64_MAX turned into strings of the same digits, duplicate keys refused, an object at the top.
+ * Returns a new reference (caller json_decref), or NULL with err and errno set. */
+json_t *attest_policy_load_json(const char *json, size_t len, char *err, size_t errlen);
 
 /*
  * cocos-cli `policy measurement|hostdata <base64> <file>`: field is "measurement" (48 bytes) or

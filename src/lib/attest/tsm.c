@@ -140,6 +140,30 @@ static int write_attr(int dfd, const char *name, const void *data, size_t len)
 	return rc;
 }
 
+enum tsm_tee tsm_tee_from_provider(const char *provider)
+{
+	if (!provider)
+		return TSM_TEE_UNKNOWN;
+	if (strcmp(provider, "sev_guest") == 0)
+		return TSM_TEE_SNP;
+	if (strcmp(provider, "tdx_guest") == 0)
+		return TSM_TEE_TDX;
+	return TSM_TEE_UNKNOWN;
+}
+
+const char *tsm_tee_name(enum tsm_tee t)
+{
+	switch (t) {
+	case TSM_TEE_SNP:
+		return "snp";
+	case TSM_TEE_TDX:
+		return "tdx";
+	case TSM_TEE_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
 static bool provider_ok(const char *p)
 {
 	if (!p[0])
@@ -347,6 +371,7 @@ static int attempt(int rootfd, const char *root, const uint8_t *inblob, int priv
 	}
 
 	memcpy(ev->provider, provider, strlen(provider) + 1);
+	ev->tee = tsm_tee_from_provider(provider);
 	uint8_t *o = realloc(out, (size_t)outlen);
 	ev->outblob = o ? o : out;
 	ev->outlen = (size_t)outlen;

@@ -38,9 +38,18 @@
 #define TSM_PROVIDER_MAX_BYTES 32 /* "sev_guest", "tdx_guest", with the NUL */
 #define TSM_PRIVLEVEL_MAX 3
 
+/* The TEE behind a provider name: "sev_guest" -> SNP (outblob: the 1184-byte report, auxblob:
+ * the certificate table), "tdx_guest" -> TDX (outblob: the whole DCAP quote v4/v5, no auxblob);
+ * any other provider (arm_cca_guest, ...) is UNKNOWN and left to the caller. */
+enum tsm_tee { TSM_TEE_UNKNOWN = 0, TSM_TEE_SNP, TSM_TEE_TDX };
+enum tsm_tee tsm_tee_from_provider(const char *provider);
+/* "snp", "tdx" or "unknown". */
+const char *tsm_tee_name(enum tsm_tee t);
+
 struct tsm_evidence {
 	char provider
 		[TSM_PROVIDER_MAX_BYTES]; /* the entry's provider attribute, e.g. "sev_guest" */
+	enum tsm_tee tee;                 /* what the provider says the blobs are */
 	uint8_t *outblob;                 /* malloc'd; never NULL on success, outlen >= 1 */
 	size_t outlen;
 	uint8_t *auxblob; /* malloc'd or NULL when the provider has none (TDX) or it is empty */
