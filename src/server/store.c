@@ -465,6 +465,141 @@ int store_backend_info_put(struct store *s, const char *id, const char *json, si
 	return s->ops->backend_info_put(s->impl, id, json, len, now_ns, a);
 }
 
+/* --- monitor heartbeat and key pins --- */
+
+int store_backend_seen_batch(struct store *s, const char *const *ids, const int64_t *seen_ns,
+			     size_t n)
+{
+	int r;
+	STORE_OK(s);
+	if (n == 0)
+		return 0;
+	if ((r = check_out(ids, seen_ns)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if ((r = check_id("backend id", ids[i])) < 0)
+			return r;
+	return s->ops->backend_seen_batch(s->impl, ids, seen_ns, n);
+}
+
+int store_backend_pin_set(struct store *s, const char *id, const char *pin,
+			  const struct store_audit *a)
+{
+	int r;
+	STORE_OK(s);
+	if ((r = check_id("backend id", id)) < 0 ||
+	    (r = check_text("pin", pin, STORE_PIN_MAX, false)) < 0 || (r = check_audit(a)) < 0)
+		return r;
+	return s->ops->backend_pin_set(s->impl, id, pin, a);
+}
+
+int store_backend_pin_get(struct store *s, const char *id, char out[STORE_PIN_MAX + 1])
+{
+	int r;
+	STORE_OK(s);
+	if ((r = check_id("backend id", id)) < 0 || (r = check_out(out, out)) < 0)
+		return r;
+	out[0] = '\0';
+	return s->ops->backend_pin_get(s->impl, id, out);
+}
+
+/* --- certificates --- */
+
+/* A serial as the CA writes it: 1..STORE_SERIAL_MAX lower-case hex digits. */
+static int check_serial(const char *what, const char *serial, bool need)
+{
+	int r = check_text(what, serial, STORE_SERIAL_MAX, need);
+	if (r < 0)
+		return r;
+	for (const char *p = serial; *p; p++) {
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+			store_set_error("%s: not lower-case hex", what);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int store_cert_create(struct store *s, const struct store_cert *c, const struct store_audit *a)
+{
+	int r;
+	STORE_OK(s);
+	if (!c) {
+		store_set_error("certificate: missing");
+		return -EINVAL;
+	}
+	if ((r = check_serial("serial", c->serial, true)) < 0 ||
+	    (r = CHECK_FIELD("backend id", c->backend_id, true)) < 0 ||
+	    (r = CHECK_FIELD("certificate", c->cert_pem, true)) < 0 ||
+	    (r = CHECK_FIELD("key", c->key_pem, false)) < 0 ||
+	    (r = check_serial("renewed from", c->renewed_from, false)) < 0 ||
+	    (r = check_audit(a)) < 0)
+		return r;
+	return s->ops->cert_create(s->impl, c, a);
+}
+
+int store_cert_get(struct store *s, const char *serial, struct store_cert *out)
+{
+	int r;
+	STORE_OK(s);
+	if ((r = check_serial("serial", serial, true)) < 0 || (r = check_out(out, out)) < 0)
+		return r;
+	return s->ops->cert_get(s->impl, serial, out);
+}
+
+int store_cert_list(struct store *s, const char *backend_id, const char *owner, unsigned limit,
+		    uint64_t offset, struct store_cert **out, size_t *n, uint64_t *total)
+{
+	int r;
+	uint64_t ignored;
+	STORE_OK(s);
+	if ((r = check_list(limit, offset)) < 0 || (r = check_out(out, n)) < 0 ||
+	    (backend_id && (r = check_id("backend id", backend_id)) < 0) ||
+	    (owner && (r = check_id("owner", owner)) < 0))
+		return r;
+	*out = NULL;
+	*n = 0;
+	return s->ops->cert_list(s->impl, backend_id, owner, limit, offset, out, n,
+				 total ? total : &ignored);
+}
+
+int store_cert_revoke(struct store *s, const char *serial, int64_t at_ns,
+		      const struct store_audit *a)
+{
+	int r;
+	STORE_OK(s);
+	if ((r = check_serial("serial", serial, true)) < 0 || (r = check_audit(a)) < 0)
+		return r;
+	if (at_ns <= 0) {
+		store_set_error("revocation time: must be positive");
+		return -EINVAL;
+	}
+	return s->ops->cert_revoke(s->impl, serial, at_ns, a);
+}
+
+int store_cert_revoked(struct store *s, struct store_revoked **out, size_t *n)
+{
+	int r;
+	STORE_OK(s);
+	if ((r = check_out(out, n)) < 0)
+		return r;
+	*out = NULL;
+	*n = 0;
+	return s->ops->cert_revoked(s->impl, out, n);
+}
+
+int store_cert_take_key(struct store *s, const char *serial, char key_out[STORE_KEY_PEM_MAX + 1],
+			const struct store_audit *a)
+{
+	int r;
+	STORE_OK(s);
+	if ((r = check_serial("serial", serial, true)) < 0 ||
+	    (r = check_out(key_out, key_out)) < 0 || (r = check_audit(a)) < 0)
+		return r;
+	key_out[0] = '\0';
+	return s->ops->cert_take_key(s->impl, serial, key_out, a);
+}
+
 /* --- audit --- */
 
 int store_audit_add(struct store *s, const struct store_audit *a)

@@ -163,6 +163,61 @@ int store_backend_info_get(struct store *s, const char *id, char **json, size_t 
 int store_backend_info_put(struct store *s, const char *id, const char *json, size_t len,
 			   int64_t now_ns, const struct store_audit *a);
 
+/* Sets last_seen of n backends in one transaction (the monitor's heartbeat, once per sweep);
+ * ids that no longer exist are skipped. */
+int store_backend_seen_batch(struct store *s, const char *const *ids, const int64_t *seen_ns,
+			     size_t n);
+
+/* --- backend key pinning (attested connections, issue 7) --- */
+#define STORE_PIN_MAX 63 /* "sha256//" + base64 of a SHA-256 (libcurl's CURLOPT_PINNEDPUBLICKEY) */
+/* Sets (pin non-empty) or clears (pin "") the pinned TLS key of a backend. */
+int store_backend_pin_set(struct store *s, const char *id, const char *pin,
+			  const struct store_audit *a);
+/* The pin, "" when none; -ENOENT when the backend does not exist. */
+int store_backend_pin_get(struct store *s, const char *id, char out[STORE_PIN_MAX + 1]);
+
+/* --- certificates issued by cloisterd's CA (issue 7) --- */
+#define STORE_SERIAL_MAX 40            /* hex serial, lower case */
+#define STORE_CERT_PEM_MAX (8u * 1024) /* one certificate */
+#define STORE_KEY_PEM_MAX (4u * 1024)  /* one private key */
+struct store_cert {
+	char serial[STORE_SERIAL_MAX + 1];
+	char backend_id[STORE_ID_BUF]; /* the entity the certificate was issued for */
+	char cert_pem[STORE_CERT_PEM_MAX + 1];
+	/* The private key until its bundle is downloaded once, then "" (never kept after). */
+	char key_pem[STORE_KEY_PEM_MAX + 1];
+	bool revoked;
+	bool key_held; /* the key is still stored (set by get and list, ignored by create) */
+	int64_t created_at, not_before, not_after, revoked_at; /* Unix ns (revoked_at 0 = no) */
+	char renewed_from[STORE_SERIAL_MAX + 1];               /* serial this one renewed, or "" */
+};
+/* -EEXIST when the serial exists; -ENOENT when the backend does not. Certificates are kept
+ * after their backend is deleted (a revoked one must stay on the CRL): deleting a backend
+ * revokes its certificates and wipes their keys in the same transaction. */
+int store_cert_create(struct store *s, const struct store_cert *c, const struct store_audit *a);
+int store_cert_get(struct store *s, const char *serial, struct store_cert *out);
+/* Certificates of one backend (backend_id non-NULL) or of every backend owned by owner
+ * (owner non-NULL) or all; newest first. key_pem is never filled by a list. */
+int store_cert_list(struct store *s, const char *backend_id, const char *owner, unsigned limit,
+		    uint64_t offset, struct store_cert **out, size_t *n, uint64_t *total);
+/* Marks it revoked at at_ns; -EALREADY when it already is. */
+int store_cert_revoke(struct store *s, const char *serial, int64_t at_ns,
+		      const struct store_audit *a);
+/* Every revoked certificate for the CRL, ordered by serial: at most STORE_REVOKED_MAX (-E2BIG
+ * past it). The caller frees *out. */
+#define STORE_REVOKED_MAX 100000
+struct store_revoked {
+	char serial[STORE_SERIAL_MAX + 1];
+	char backend_id[STORE_ID_BUF];
+	int64_t revoked_at; /* Unix ns */
+};
+int store_cert_revoked(struct store *s, struct store_revoked **out, size_t *n);
+/* Wipes the stored key once its bundle has been downloaded; -ENOENT when there is none (already
+ * downloaded, or unknown serial): atomic, so two downloads cannot both get the key. On success
+ * the key is copied into key_out (the caller wipes it). */
+int store_cert_take_key(struct store *s, const char *serial, char key_out[STORE_KEY_PEM_MAX + 1],
+			const struct store_audit *a);
+
 /* --- audit --- */
 int store_audit_add(struct store *s, const struct store_audit *a);
 /* Newest first: entries with id < before_id (0 = from the newest), at most limit. */

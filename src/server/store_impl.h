@@ -24,7 +24,7 @@
 /* The schema version every implementation's migrations reach: both databases hold the same
  * tables, so a store moved between them keeps its meaning. Bump it with a new migration in each
  * implementation. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* The bytes of the thread-local detail behind store_last_error, with its NUL. */
 #define STORE_LAST_ERROR_BYTES 256
@@ -67,6 +67,22 @@ struct store_ops {
 	int (*backend_info_get)(void *impl, const char *id, char **json, size_t *len);
 	int (*backend_info_put)(void *impl, const char *id, const char *json, size_t len,
 				int64_t now_ns, const struct store_audit *a);
+
+	int (*backend_seen_batch)(void *impl, const char *const *ids, const int64_t *seen_ns,
+				  size_t n);
+	int (*backend_pin_set)(void *impl, const char *id, const char *pin,
+			       const struct store_audit *a);
+	int (*backend_pin_get)(void *impl, const char *id, char out[STORE_PIN_MAX + 1]);
+
+	int (*cert_create)(void *impl, const struct store_cert *c, const struct store_audit *a);
+	int (*cert_get)(void *impl, const char *serial, struct store_cert *out);
+	int (*cert_list)(void *impl, const char *backend_id, const char *owner, unsigned limit,
+			 uint64_t offset, struct store_cert **out, size_t *n, uint64_t *total);
+	int (*cert_revoke)(void *impl, const char *serial, int64_t at_ns,
+			   const struct store_audit *a);
+	int (*cert_revoked)(void *impl, struct store_revoked **out, size_t *n);
+	int (*cert_take_key)(void *impl, const char *serial, char key_out[STORE_KEY_PEM_MAX + 1],
+			     const struct store_audit *a);
 
 	int (*audit_add)(void *impl, const struct store_audit *a);
 	int (*audit_list)(void *impl, unsigned limit, int64_t before_id, struct store_audit **out,

@@ -9,9 +9,10 @@
  *  - Connections. A pool of at most STORE_POOL_SIZE connections, opened lazily, each used by one
  *    thread at a time (SQLITE_OPEN_NOMUTEX; mutex + condvar hand them out). Each has WAL mode,
  *    synchronous=FULL (an acknowledged commit is on disk), foreign_keys=ON (the cascades),
- *    busy_timeout=STORE_BUSY_TIMEOUT_MS (or lower, see Options), secure_delete=OFF (deleted
- *    rows may linger in free pages until reused: the file is 0600 and holds only hashes, and
- *    zeroing costs writes).
+ *    busy_timeout=STORE_BUSY_TIMEOUT_MS (or lower, see Options), secure_delete=FAST (since
+ *    schema 2 the certs table holds private keys until their bundle is downloaded: a wiped key
+ *    is overwritten in its page when that costs no extra I/O; the file stays 0600, and the WAL
+ *    may hold an old page copy until the next checkpoint).
  *    Statements are prepared once per connection (SQLITE_PREPARE_PERSISTENT), reset after use.
  *  - Writes. Every mutating call is BEGIN IMMEDIATE ... COMMIT on one connection, with its
  *    optional audit row inserted before COMMIT; any failure rolls the whole thing back, so a
@@ -104,6 +105,24 @@ static const char *const migrations[] = {
 	" resource TEXT NOT NULL,"
 	" result TEXT NOT NULL,"
 	" status INTEGER NOT NULL);",
+	/* 2 (issue 7): the pinned TLS key of attested backends, and the certificates of
+	 * cloisterd's CA. certs.backend_id has no foreign key on purpose: a revoked certificate
+	 * must stay on the CRL after its backend is deleted (the delete revokes them instead). */
+	"ALTER TABLE backends ADD COLUMN pin TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE certs ("
+	" serial TEXT NOT NULL PRIMARY KEY,"
+	" backend_id TEXT NOT NULL,"
+	" cert_pem TEXT NOT NULL,"
+	" key_pem TEXT NOT NULL DEFAULT '',"
+	" revoked INTEGER NOT NULL DEFAULT 0,"
+	" created_at BIGINT NOT NULL,"
+	" not_before BIGINT NOT NULL,"
+	" not_after BIGINT NOT NULL,"
+	" revoked_at BIGINT NOT NULL DEFAULT 0,"
+	" renewed_from TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX certs_created ON certs (created_at, serial);"
+	"CREATE INDEX certs_backend_created ON certs (backend_id, created_at, serial);"
+	"CREATE INDEX certs_revoked ON certs (revoked, serial);",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
@@ -118,6 +137,14 @@ _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
 	"b.updated_at, b.last_seen, "                                                              \
 	"EXISTS (SELECT 1 FROM backend_info i WHERE i.backend_id = b.id)"
 #define AUDIT_COLS "id, at, client, principal, action, resource, result, status"
+#define CERT_COLS                                                                                  \
+	"c.serial, c.backend_id, c.revoked, c.created_at, c.not_before, c.not_after, "             \
+	"c.revoked_at, c.renewed_from, c.key_pem <> ''"
+
+/* Certificate list filters, as for backends. */
+#define CFILTER_BACKEND 1u
+#define CFILTER_OWNER 2u
+#define CFILTER_COMBOS 4u
 
 /* Backend list filters: one statement per combination, so each uses its index. */
 #define FILTER_OWNER 1u
@@ -155,9 +182,22 @@ enum stmt_id {
 	ST_INFO_PUT,
 	ST_AUDIT_INSERT,
 	ST_AUDIT_LIST,
+	ST_SEEN_SET,
+	ST_PIN_SET,
+	ST_PIN_GET,
+	ST_CERT_INSERT,
+	ST_CERT_GET,
+	ST_CERT_REVOKED_FLAG,
+	ST_CERT_REVOKE,
+	ST_CERT_REVOKE_BACKEND,
+	ST_CERT_REVOKED_LIST,
+	ST_CERT_KEY_GET,
+	ST_CERT_KEY_WIPE,
 	ST_BACKEND_LIST,                                    /* + filter mask */
 	ST_BACKEND_TOTAL = ST_BACKEND_LIST + FILTER_COMBOS, /* + filter mask */
-	ST__COUNT = ST_BACKEND_TOTAL + FILTER_COMBOS,
+	ST_CERT_LIST = ST_BACKEND_TOTAL + FILTER_COMBOS,    /* + cert filter mask */
+	ST_CERT_TOTAL = ST_CERT_LIST + CFILTER_COMBOS,      /* + cert filter mask */
+	ST__COUNT = ST_CERT_TOTAL + CFILTER_COMBOS,
 };
 
 static const char *const stmt_sql[ST_BACKEND_LIST] = {
@@ -204,14 +244,47 @@ static const char *const stmt_sql[ST_BACKEND_LIST] = {
 	[ST_AUDIT_INSERT] = "INSERT INTO audit (at, client, principal, action, resource, result, "
 			    "status) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	[ST_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?",
+	[ST_SEEN_SET] = "UPDATE backends SET last_seen = ? WHERE id = ?",
+	[ST_PIN_SET] = "UPDATE backends SET pin = ? WHERE id = ?",
+	[ST_PIN_GET] = "SELECT pin FROM backends WHERE id = ?",
+	[ST_CERT_INSERT] = "INSERT INTO certs (serial, backend_id, cert_pem, key_pem, revoked, "
+			   "created_at, not_before, not_after, revoked_at, renewed_from) "
+			   "VALUES (?, ?, ?, ?, 0, ?, ?, ?, 0, ?)",
+	[ST_CERT_GET] = "SELECT " CERT_COLS ", c.cert_pem FROM certs c WHERE c.serial = ?",
+	[ST_CERT_REVOKED_FLAG] = "SELECT revoked FROM certs WHERE serial = ?",
+	/* A revoked certificate's key can never be used again: it goes with the revocation. */
+	[ST_CERT_REVOKE] = "UPDATE certs SET revoked = 1, revoked_at = ?, key_pem = '' "
+			   "WHERE serial = ? AND revoked = 0",
+	[ST_CERT_REVOKE_BACKEND] = "UPDATE certs SET revoked = 1, revoked_at = ?, key_pem = '' "
+				   "WHERE backend_id = ? AND revoked = 0",
+	[ST_CERT_REVOKED_LIST] = "SELECT serial, backend_id, revoked_at FROM certs "
+				 "WHERE revoked = 1 ORDER BY serial LIMIT ?",
+	[ST_CERT_KEY_GET] = "SELECT key_pem FROM certs WHERE serial = ? AND revoked = 0 "
+			    "AND key_pem <> ''",
+	[ST_CERT_KEY_WIPE] = "UPDATE certs SET key_pem = '' WHERE serial = ?",
 };
 
+/* Parameters: ?1 backend id, ?2 owner, ?3 limit, ?4 offset (list only). The owner filter joins
+ * the backends: certificates of a deleted backend are listed to admins only. */
+static void cert_list_sql(char *buf, size_t size, unsigned mask, bool total)
+{
+	(void)snprintf(buf, size, "SELECT %s FROM certs c%s WHERE 1 = 1%s%s%s",
+		       total ? "COUNT(*)" : CERT_COLS,
+		       (mask & CFILTER_OWNER) ? " JOIN backends b ON b.id = c.backend_id" : "",
+		       (mask & CFILTER_BACKEND) ? " AND c.backend_id = ?1" : "",
+		       (mask & CFILTER_OWNER) ? " AND b.owner = ?2" : "",
+		       total ? ""
+			     : " ORDER BY c.created_at DESC, c.serial DESC LIMIT ?3 OFFSET ?4");
+}
+
 /* Parameters: ?1 owner, ?2 name substring, ?3 status, ?4 limit, ?5 offset (list only). instr
- * is exact (no LIKE wildcards to escape); an empty needle matches every name. */
+ * is exact (no LIKE wildcards to escape); an empty needle matches every name. Without a filter
+ * there is no WHERE at all, so SQLite answers COUNT(*) from its b-tree count instead of a scan
+ * (the unfiltered first page is what a UI polls; 13k backends: 0.19x -> see docs/benchmarks.md). */
 static void backend_list_sql(char *buf, size_t size, unsigned mask, bool total)
 {
-	(void)snprintf(buf, size, "SELECT %s FROM backends b WHERE 1 = 1%s%s%s%s",
-		       total ? "COUNT(*)" : BACKEND_COLS,
+	(void)snprintf(buf, size, "SELECT %s FROM backends b%s%s%s%s%s",
+		       total ? "COUNT(*)" : BACKEND_COLS, mask ? " WHERE 1 = 1" : "",
 		       (mask & FILTER_OWNER) ? " AND b.owner = ?1" : "",
 		       (mask & FILTER_NAME) ? " AND instr(b.name, ?2) > 0" : "",
 		       (mask & FILTER_STATUS) ? " AND b.status = ?3" : "",
@@ -322,7 +395,7 @@ static int conn_open(const char *path, int busy_ms, struct conn **out)
 	}
 	rc = sqlite3_exec(c->db,
 			  "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; "
-			  "PRAGMA secure_delete = OFF;",
+			  "PRAGMA secure_delete = FAST;",
 			  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		r = fail(c->db, rc, "pragmas");
@@ -424,7 +497,13 @@ static int prep(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
 	if (!c->st[id]) {
 		char buf[1024];
 		const char *sql;
-		if (id >= ST_BACKEND_TOTAL) {
+		if (id >= ST_CERT_TOTAL) {
+			cert_list_sql(buf, sizeof(buf), (unsigned)(id - ST_CERT_TOTAL), true);
+			sql = buf;
+		} else if (id >= ST_CERT_LIST) {
+			cert_list_sql(buf, sizeof(buf), (unsigned)(id - ST_CERT_LIST), false);
+			sql = buf;
+		} else if (id >= ST_BACKEND_TOTAL) {
 			backend_list_sql(buf, sizeof(buf), (unsigned)(id - ST_BACKEND_TOTAL), true);
 			sql = buf;
 		} else if (id >= ST_BACKEND_LIST) {
@@ -1089,6 +1168,7 @@ static int sq_backend_update(void *impl, const struct store_backend *b, const st
 	return tx_end(impl, TX_WRITE, c, r, a);
 }
 
+/* Its certificates outlive it, revoked (and their keys wiped) in the same transaction. */
 static int sq_backend_delete(void *impl, const char *id, const struct store_audit *a)
 {
 	struct conn *c;
@@ -1096,6 +1176,10 @@ static int sq_backend_delete(void *impl, const char *id, const struct store_audi
 	if (r < 0)
 		return r;
 	r = one_row(exec_changes(c, ST_BACKEND_DELETE, "t", id));
+	if (r == 0) {
+		r = exec_changes(c, ST_CERT_REVOKE_BACKEND, "it", util_now_ns(), id);
+		r = r < 0 ? r : 0;
+	}
 	return tx_end(impl, TX_WRITE, c, r, a);
 }
 
@@ -1351,6 +1435,257 @@ static int sq_backend_info_put(void *impl, const char *id, const char *json, siz
 	return tx_end(impl, TX_WRITE, c, r, a);
 }
 
+/* --- monitor heartbeat and key pins --- */
+
+static int sq_backend_seen_batch(void *impl, const char *const *ids, const int64_t *seen_ns,
+				 size_t n)
+{
+	struct conn *c;
+	int r = tx_begin(impl, TX_WRITE, &c);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = exec_changes(c, ST_SEEN_SET, "it", seen_ns[i], ids[i]); /* 0 rows: deleted */
+	return tx_end(impl, TX_WRITE, c, r < 0 ? r : 0, NULL);
+}
+
+static int sq_backend_pin_set(void *impl, const char *id, const char *pin,
+			      const struct store_audit *a)
+{
+	struct conn *c;
+	int r = tx_begin(impl, TX_WRITE, &c);
+	if (r < 0)
+		return r;
+	r = one_row(exec_changes(c, ST_PIN_SET, "tt", pin, id));
+	return tx_end(impl, TX_WRITE, c, r, a);
+}
+
+static int sq_backend_pin_get(void *impl, const char *id, char out[STORE_PIN_MAX + 1])
+{
+	struct conn *c;
+	int r = tx_begin(impl, TX_NONE, &c);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+		if ((r = prep_bind(c, ST_PIN_GET, &st, "t", id)) == 0 && (r = step(c, st)) >= 0)
+			r = r == SQLITE_ROW ? col_text(c, st, 0, out, STORE_PIN_MAX + 1) : -ENOENT;
+	}
+	return tx_end(impl, TX_NONE, c, r, NULL);
+}
+
+/* --- certificates --- */
+
+/* The CERT_COLS columns (0..8); cert_pem (column 9) only when with_pem. */
+static int read_cert(struct conn *c, sqlite3_stmt *st, struct store_cert *k, bool with_pem)
+{
+	int r;
+	memset(k, 0, sizeof(*k));
+	if ((r = COL_TEXT(c, st, 0, k->serial)) < 0 ||
+	    (r = COL_TEXT(c, st, 1, k->backend_id)) < 0 ||
+	    (r = COL_TEXT(c, st, 7, k->renewed_from)) < 0 ||
+	    (with_pem && (r = COL_TEXT(c, st, 9, k->cert_pem)) < 0))
+		return r;
+	k->revoked = sqlite3_column_int64(st, 2) != 0;
+	k->created_at = sqlite3_column_int64(st, 3);
+	k->not_before = sqlite3_column_int64(st, 4);
+	k->not_after = sqlite3_column_int64(st, 5);
+	k->revoked_at = sqlite3_column_int64(st, 6);
+	k->key_held = sqlite3_column_int64(st, 8) != 0;
+	return 0;
+}
+
+static int sq_cert_create(void *impl, const struct store_cert *k, const struct store_audit *a)
+{
+	struct conn *c;
+	int r = tx_begin(impl, TX_WRITE, &c);
+	if (r < 0)
+		return r;
+	if ((r = backend_exists(c, k->backend_id)) == -ENOENT)
+		store_set_error("sqlite: backend %s does not exist", k->backend_id);
+	if (r == 0) {
+		r = exec_changes(c, ST_CERT_INSERT, "ttttiiit", k->serial, k->backend_id,
+				 k->cert_pem, k->key_pem, k->created_at, k->not_before,
+				 k->not_after, k->renewed_from);
+		r = r < 0 ? r : 0;
+	}
+	return tx_end(impl, TX_WRITE, c, r, a);
+}
+
+static int sq_cert_get(void *impl, const char *serial, struct store_cert *out)
+{
+	struct conn *c;
+	int r = tx_begin(impl, TX_NONE, &c);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+		if ((r = prep_bind(c, ST_CERT_GET, &st, "t", serial)) == 0 &&
+		    (r = step(c, st)) >= 0)
+			r = r == SQLITE_ROW ? read_cert(c, st, out, true) : -ENOENT;
+	}
+	return tx_end(impl, TX_NONE, c, r, NULL);
+}
+
+static int bind_cert_filter(struct conn *c, sqlite3_stmt *st, const char *backend_id,
+			    const char *owner)
+{
+	int rc = SQLITE_OK;
+	if (backend_id)
+		rc = sqlite3_bind_text(st, 1, backend_id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && owner)
+		rc = sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+	return rc == SQLITE_OK ? 0 : fail(c->db, rc, "bind");
+}
+
+static int sq_cert_list(void *impl, const char *backend_id, const char *owner, unsigned limit,
+			uint64_t offset, struct store_cert **out, size_t *n, uint64_t *total)
+{
+	unsigned mask = (backend_id ? CFILTER_BACKEND : 0) | (owner ? CFILTER_OWNER : 0);
+	struct conn *c;
+	struct store_cert *v = NULL;
+	size_t k = 0, cap = 0;
+	int r = tx_begin(impl, TX_READ, &c);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+		if ((r = prep(c, (enum stmt_id)(ST_CERT_TOTAL + mask), &st)) < 0 ||
+		    (r = bind_cert_filter(c, st, backend_id, owner)) < 0 ||
+		    (r = count_rows(c, st, total)) < 0)
+			goto out;
+	}
+	cap = page_rows(*total, offset, limit);
+	if (cap && !(v = calloc(cap, sizeof(*v)))) {
+		r = fail(c->db, SQLITE_NOMEM, "list");
+		goto out;
+	}
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+		int rc;
+		if ((r = prep(c, (enum stmt_id)(ST_CERT_LIST + mask), &st)) < 0 ||
+		    (r = bind_cert_filter(c, st, backend_id, owner)) < 0)
+			goto out;
+		if ((rc = sqlite3_bind_int64(st, 3, limit)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 4, (int64_t)offset)) != SQLITE_OK) {
+			r = fail(c->db, rc, "bind");
+			goto out;
+		}
+		while (k < cap && (r = step(c, st)) == SQLITE_ROW)
+			if ((r = read_cert(c, st, &v[k++], false)) < 0)
+				goto out;
+		r = r < 0 ? r : 0;
+	}
+out:
+	r = tx_end(impl, TX_READ, c, r, NULL);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static int sq_cert_revoke(void *impl, const char *serial, int64_t at_ns,
+			  const struct store_audit *a)
+{
+	struct conn *c;
+	int r = tx_begin(impl, TX_WRITE, &c);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+		if ((r = prep_bind(c, ST_CERT_REVOKED_FLAG, &st, "t", serial)) < 0 ||
+		    (r = step(c, st)) < 0)
+			goto out;
+		if (r != SQLITE_ROW)
+			r = -ENOENT;
+		else if (sqlite3_column_int64(st, 0) != 0)
+			r = -EALREADY;
+		else
+			r = 0;
+	}
+	if (r == 0)
+		r = one_row(exec_changes(c, ST_CERT_REVOKE, "it", at_ns, serial));
+out:
+	return tx_end(impl, TX_WRITE, c, r, a);
+}
+
+static int sq_cert_revoked(void *impl, struct store_revoked **out, size_t *n)
+{
+	struct conn *c;
+	struct store_revoked *v = NULL;
+	size_t k = 0, cap = 0;
+	int r = tx_begin(impl, TX_NONE, &c);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+		if ((r = prep_bind(c, ST_CERT_REVOKED_LIST, &st, "i",
+				   (int64_t)STORE_REVOKED_MAX + 1)) < 0)
+			goto out;
+		while ((r = step(c, st)) == SQLITE_ROW) {
+			if (k == STORE_REVOKED_MAX) {
+				store_set_error("sqlite: more than %d revoked certificates",
+						STORE_REVOKED_MAX);
+				r = -E2BIG;
+				goto out;
+			}
+			if (k == cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				struct store_revoked *nv = realloc(v, ncap * sizeof(*v));
+				if (!nv) {
+					r = fail(c->db, SQLITE_NOMEM, "revoked");
+					goto out;
+				}
+				v = nv;
+				cap = ncap;
+			}
+			struct store_revoked *e = &v[k++];
+			memset(e, 0, sizeof(*e));
+			if ((r = COL_TEXT(c, st, 0, e->serial)) < 0 ||
+			    (r = COL_TEXT(c, st, 1, e->backend_id)) < 0)
+				goto out;
+			e->revoked_at = sqlite3_column_int64(st, 2);
+		}
+		r = r < 0 ? r : 0;
+	}
+out:
+	r = tx_end(impl, TX_NONE, c, r, NULL);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* Read and wipe in one write transaction: of two concurrent downloads only one sees the key. */
+static int sq_cert_take_key(void *impl, const char *serial, char key_out[STORE_KEY_PEM_MAX + 1],
+			    const struct store_audit *a)
+{
+	struct conn *c;
+	int r = tx_begin(impl, TX_WRITE, &c);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_stmt_ sqlite3_stmt *st = NULL;
+		if ((r = prep_bind(c, ST_CERT_KEY_GET, &st, "t", serial)) < 0 ||
+		    (r = step(c, st)) < 0)
+			goto out;
+		r = r == SQLITE_ROW ? col_text(c, st, 0, key_out, STORE_KEY_PEM_MAX + 1) : -ENOENT;
+	}
+	if (r == 0)
+		r = one_row(exec_changes(c, ST_CERT_KEY_WIPE, "t", serial));
+out:
+	r = tx_end(impl, TX_WRITE, c, r, a);
+	if (r < 0)
+		explicit_bzero(key_out, STORE_KEY_PEM_MAX + 1);
+	return r;
+}
+
 /* --- audit --- */
 
 static int sq_audit_add(void *impl, const struct store_audit *a)
@@ -1437,6 +1772,15 @@ const struct store_ops store_sqlite_ops = {
 	.backend_count_by_status = sq_backend_count_by_status,
 	.backend_info_get = sq_backend_info_get,
 	.backend_info_put = sq_backend_info_put,
+	.backend_seen_batch = sq_backend_seen_batch,
+	.backend_pin_set = sq_backend_pin_set,
+	.backend_pin_get = sq_backend_pin_get,
+	.cert_create = sq_cert_create,
+	.cert_get = sq_cert_get,
+	.cert_list = sq_cert_list,
+	.cert_revoke = sq_cert_revoke,
+	.cert_revoked = sq_cert_revoked,
+	.cert_take_key = sq_cert_take_key,
 	.audit_add = sq_audit_add,
 	.audit_list = sq_audit_list,
 };

@@ -2,7 +2,9 @@
  * test_store.c - the store.h contract on SQLite: files and modes, migrations and the refusal of
  * a newer schema, CRUD with -EEXIST/-ENOENT/-EINVAL for every table, cascades, single-use
  * refresh tokens, list filters/paging/totals, status history, the audit record's transaction,
- * concurrent writers and readers, and a kill -9 in the middle of writes.
+ * concurrent writers and readers, and a kill -9 in the middle of writes; since schema 2 (issue 7)
+ * key pins, the monitor's heartbeat batch, certificates (take-key once, revocation, the CRL
+ * list, revocation on backend delete) and the migration of a version-1 database.
  * Every test opens a fresh store in its own mkdtemp directory under /tmp and removes it. The
  * database is inspected behind the store's back with plain sqlite3 calls where the contract says
  * "nothing was written".
@@ -1347,6 +1349,252 @@ static void test_kill9_keeps_acknowledged(void **state)
 	sqlite3_close(db);
 }
 
+/* --- issue 7: pins, heartbeat batch, certificates, migration 1 -> 2 --- */
+
+static void test_pins_and_seen_batch(void **state)
+{
+	struct tctx *t = *state;
+	struct store_user a;
+	add_user(t->s, 1, "alice", &a);
+	struct store_backend x = backend_rec(1, a.id, "p1", 10), y = backend_rec(2, a.id, "p2", 11);
+	assert_int_equal(store_backend_create(t->s, &x, NULL), 0);
+	assert_int_equal(store_backend_create(t->s, &y, NULL), 0);
+	char pin[STORE_PIN_MAX + 1];
+	assert_int_equal(store_backend_pin_get(t->s, x.id, pin), 0);
+	assert_string_equal(pin, "");
+	static const char p[] = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+	struct store_audit au = audit_rec("backends.pin", "/backends/x");
+	assert_int_equal(store_backend_pin_set(t->s, x.id, p, &au), 0);
+	assert_int_equal(store_backend_pin_get(t->s, x.id, pin), 0);
+	assert_string_equal(pin, p);
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM audit WHERE action = 'backends.pin'"), 1);
+	assert_int_equal(store_backend_pin_set(t->s, x.id, "", NULL), 0);
+	assert_int_equal(store_backend_pin_get(t->s, x.id, pin), 0);
+	assert_string_equal(pin, "");
+	/* Limits: STORE_PIN_MAX bytes pass, one more is refused and changes nothing. */
+	char big[STORE_PIN_MAX + 2];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(store_backend_pin_set(t->s, x.id, big, NULL), -EINVAL);
+	big[STORE_PIN_MAX] = '\0';
+	assert_int_equal(store_backend_pin_set(t->s, x.id, big, NULL), 0);
+	char missing[STORE_ID_BUF];
+	mkid(missing, 0xbb, 99);
+	assert_int_equal(store_backend_pin_set(t->s, missing, p, NULL), -ENOENT);
+	assert_int_equal(store_backend_pin_get(t->s, missing, pin), -ENOENT);
+
+	/* Heartbeat: both set in one call, an unknown id skipped, last_seen only. */
+	const char *ids[] = { x.id, missing, y.id };
+	const int64_t seen[] = { 111, 222, 333 };
+	assert_int_equal(store_backend_seen_batch(t->s, ids, seen, 3), 0);
+	struct store_backend got;
+	assert_int_equal(store_backend_get(t->s, x.id, &got), 0);
+	assert_int_equal(got.last_seen, 111);
+	assert_string_equal(got.status, "unverified");
+	assert_int_equal(store_backend_get(t->s, y.id, &got), 0);
+	assert_int_equal(got.last_seen, 333);
+	assert_int_equal(store_backend_seen_batch(t->s, NULL, NULL, 0), 0);
+	const char *bad[] = { "not-an-id-that-fits-the-36-byte-limit-at-all" };
+	assert_int_equal(store_backend_seen_batch(t->s, bad, seen, 1), -EINVAL);
+}
+
+static struct store_cert *cert_rec(const char *serial, const char *backend, int64_t at)
+{
+	struct store_cert *c = calloc(1, sizeof(*c));
+	assert_non_null(c);
+	snprintf(c->serial, sizeof(c->serial), "%s", serial);
+	snprintf(c->backend_id, sizeof(c->backend_id), "%s", backend);
+	snprintf(c->cert_pem, sizeof(c->cert_pem), "-----BEGIN CERTIFICATE-----\n%s\n", serial);
+	snprintf(c->key_pem, sizeof(c->key_pem), "-----BEGIN PRIVATE KEY-----\n%s\n", serial);
+	c->created_at = at;
+	c->not_before = at - 300;
+	c->not_after = at + 86400;
+	return c;
+}
+
+static void test_certs(void **state)
+{
+	struct tctx *t = *state;
+	struct store_user a, b;
+	add_user(t->s, 1, "alice", &a);
+	add_user(t->s, 2, "bob", &b);
+	struct store_backend x = backend_rec(1, a.id, "c1", 10), y = backend_rec(2, b.id, "c2", 11);
+	assert_int_equal(store_backend_create(t->s, &x, NULL), 0);
+	assert_int_equal(store_backend_create(t->s, &y, NULL), 0);
+	struct store_cert *c1 = cert_rec("0a1b", x.id, 100), *c2 = cert_rec("ff", x.id, 200),
+			  *c3 = cert_rec("12", y.id, 300), *got = calloc(1, sizeof(*got));
+	struct store_audit au = audit_rec("certs.issue", "/backends/x");
+	assert_int_equal(store_cert_create(t->s, c1, &au), 0);
+	assert_int_equal(store_cert_create(t->s, c2, NULL), 0);
+	assert_int_equal(store_cert_create(t->s, c3, NULL), 0);
+	assert_int_equal(store_cert_create(t->s, c1, NULL), -EEXIST);
+	struct store_cert *orphan = cert_rec("abc", "00000000-0000-4000-8000-000000000000", 1);
+	assert_int_equal(store_cert_create(t->s, orphan, NULL), -ENOENT);
+	snprintf(orphan->serial, sizeof(orphan->serial), "ABC"); /* upper case: not ours */
+	snprintf(orphan->backend_id, sizeof(orphan->backend_id), "%s", x.id);
+	assert_int_equal(store_cert_create(t->s, orphan, NULL), -EINVAL);
+	memset(orphan->serial, 'a', sizeof(orphan->serial)); /* no NUL: over the limit */
+	assert_int_equal(store_cert_create(t->s, orphan, NULL), -EINVAL);
+	memset(orphan->serial, 0, sizeof(orphan->serial));
+	memset(orphan->serial, 'a', STORE_SERIAL_MAX); /* 40: at the limit */
+	assert_int_equal(store_cert_create(t->s, orphan, NULL), 0);
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM audit WHERE action = 'certs.issue'"), 1);
+
+	assert_int_equal(store_cert_get(t->s, "0a1b", got), 0);
+	assert_string_equal(got->backend_id, x.id);
+	assert_string_equal(got->cert_pem, c1->cert_pem);
+	assert_true(got->key_held);
+	assert_false(got->revoked);
+	assert_string_equal(got->key_pem, ""); /* get never returns the key */
+	assert_int_equal(got->not_after, 100 + 86400);
+	assert_int_equal(store_cert_get(t->s, "beef", got), -ENOENT);
+	assert_int_equal(store_cert_get(t->s, "xyz", got), -EINVAL);
+
+	/* Lists: newest first; by backend; by owner; all; paging and totals. */
+	struct store_cert *rows = NULL;
+	size_t n = 0;
+	uint64_t total = 0;
+	assert_int_equal(store_cert_list(t->s, x.id, NULL, 10, 0, &rows, &n, &total), 0);
+	assert_int_equal(total, 3);
+	assert_int_equal(n, 3);
+	assert_string_equal(rows[0].serial, "ff");
+	assert_string_equal(rows[0].cert_pem, ""); /* lists carry no PEM */
+	free(rows);
+	assert_int_equal(store_cert_list(t->s, NULL, b.id, 10, 0, &rows, &n, &total), 0);
+	assert_int_equal(total, 1);
+	assert_string_equal(rows[0].serial, "12");
+	free(rows);
+	assert_int_equal(store_cert_list(t->s, x.id, b.id, 10, 0, &rows, &n, &total), 0);
+	assert_int_equal(total, 0);
+	free(rows);
+	assert_int_equal(store_cert_list(t->s, NULL, NULL, 1, 1, &rows, &n, &total), 0);
+	assert_int_equal(total, 4);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].serial, "ff");
+	free(rows);
+	assert_int_equal(store_cert_list(t->s, NULL, NULL, 0, 0, &rows, &n, &total), -EINVAL);
+
+	/* take_key: once, atomically, and audited in the same transaction. */
+	char *key = malloc(STORE_KEY_PEM_MAX + 1);
+	struct store_audit dl = audit_rec("certs.download", "/certs/0a1b");
+	assert_int_equal(store_cert_take_key(t->s, "0a1b", key, &dl), 0);
+	assert_string_equal(key, c1->key_pem);
+	assert_int_equal(store_cert_take_key(t->s, "0a1b", key, &dl), -ENOENT);
+	assert_string_equal(key, "");
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM audit WHERE action = 'certs.download'"),
+			 1);
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM certs WHERE serial = '0a1b' AND "
+				    "key_pem <> ''"),
+			 0);
+	assert_int_equal(store_cert_get(t->s, "0a1b", got), 0);
+	assert_false(got->key_held);
+	assert_int_equal(store_cert_take_key(t->s, "beef", key, NULL), -ENOENT);
+
+	/* Revoke: once; wipes the key; listed for the CRL ordered by serial. */
+	assert_int_equal(store_cert_revoke(t->s, "ff", 5000, NULL), 0);
+	assert_int_equal(store_cert_revoke(t->s, "ff", 6000, NULL), -EALREADY);
+	assert_int_equal(store_cert_revoke(t->s, "beef", 6000, NULL), -ENOENT);
+	assert_int_equal(store_cert_revoke(t->s, "ff", 0, NULL), -EINVAL);
+	assert_int_equal(store_cert_take_key(t->s, "ff", key, NULL), -ENOENT);
+	assert_int_equal(store_cert_get(t->s, "ff", got), 0);
+	assert_true(got->revoked);
+	assert_int_equal(got->revoked_at, 5000);
+	/* Deleting a backend revokes its certificates (they stay for the CRL). */
+	assert_int_equal(store_backend_delete(t->s, y.id, NULL), 0);
+	struct store_revoked *rv = NULL;
+	assert_int_equal(store_cert_revoked(t->s, &rv, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rv[0].serial, "12");
+	assert_string_equal(rv[0].backend_id, y.id);
+	assert_true(rv[0].revoked_at > 0);
+	assert_string_equal(rv[1].serial, "ff");
+	assert_int_equal(rv[1].revoked_at, 5000);
+	free(rv);
+	assert_int_equal(store_cert_get(t->s, "12", got), 0);
+	assert_true(got->revoked);
+	assert_false(got->key_held);
+	/* An admin still lists it; its former owner does not. */
+	assert_int_equal(store_cert_list(t->s, NULL, b.id, 10, 0, &rows, &n, &total), 0);
+	assert_int_equal(total, 0);
+	free(rows);
+	free(key);
+	free(c1);
+	free(c2);
+	free(c3);
+	free(orphan);
+	free(got);
+}
+
+struct take_arg {
+	struct store *s;
+	int rc;
+};
+
+static void *take_thread(void *p)
+{
+	struct take_arg *a = p;
+	char key[STORE_KEY_PEM_MAX + 1];
+	a->rc = store_cert_take_key(a->s, "77", key, NULL);
+	return NULL;
+}
+
+static void test_take_key_concurrent(void **state)
+{
+	struct tctx *t = *state;
+	struct store_user a;
+	add_user(t->s, 1, "alice", &a);
+	struct store_backend x = backend_rec(1, a.id, "k", 10);
+	assert_int_equal(store_backend_create(t->s, &x, NULL), 0);
+	struct store_cert *c = cert_rec("77", x.id, 1);
+	assert_int_equal(store_cert_create(t->s, c, NULL), 0);
+	free(c);
+	enum { N = 8 };
+	pthread_t th[N];
+	struct take_arg args[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = (struct take_arg){ t->s, 1 };
+		assert_int_equal(pthread_create(&th[i], NULL, take_thread, &args[i]), 0);
+	}
+	int winners = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		if (args[i].rc == 0)
+			winners++;
+		else
+			assert_int_equal(args[i].rc, -ENOENT);
+	}
+	assert_int_equal(winners, 1);
+}
+
+static void test_migration_from_v1(void **state)
+{
+	struct tctx *t = *state;
+	struct store_user a;
+	add_user(t->s, 1, "alice", &a);
+	struct store_backend x = backend_rec(1, a.id, "old", 10);
+	assert_int_equal(store_backend_create(t->s, &x, NULL), 0);
+	store_close(t->s);
+	t->s = NULL;
+	/* Back to the schema of version 1, as an issue-6 cloisterd left it. */
+	raw_exec(t->path, "DROP TABLE certs; ALTER TABLE backends DROP COLUMN pin; "
+			  "DELETE FROM schema_migrations WHERE version = 2;");
+	assert_int_equal(raw_int(t, "SELECT MAX(version) FROM schema_migrations"), 1);
+	char err[256] = "";
+	t->s = store_open(t->url, err, sizeof(err));
+	assert_non_null(t->s);
+	assert_int_equal(store_schema_version(t->s), 2);
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM schema_migrations"), 2);
+	struct store_backend got;
+	assert_int_equal(store_backend_get(t->s, x.id, &got), 0);
+	assert_string_equal(got.name, "old");
+	char pin[STORE_PIN_MAX + 1];
+	assert_int_equal(store_backend_pin_get(t->s, x.id, pin), 0);
+	assert_string_equal(pin, "");
+	struct store_cert *c = cert_rec("01", x.id, 1);
+	assert_int_equal(store_cert_create(t->s, c, NULL), 0);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1374,6 +1622,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9_keeps_acknowledged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pins_and_seen_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_certs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_take_key_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
