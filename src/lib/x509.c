@@ -35,12 +35,13 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#define X509_CN_MAX_BYTES 64 /* ub-common-name (RFC 5280) */
 #define X509_SERIAL_BYTES 16 /* 128 bits with the top one cleared: positive, 127 random bits */
 #define X509_DEFAULT_CN "cloister-agent"
 
 struct x509_verifier {
 	X509_STORE *store;
+	unsigned flags;                         /* X509_VERIFY_* */
+	char require_cn[X509_CN_MAX_BYTES + 1]; /* "" = any */
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -566,6 +567,46 @@ fail:
 	return NULL;
 }
 
+int x509_verifier_restrict(struct x509_verifier *v, unsigned flags, const char *require_cn)
+{
+	if (!v || (flags & ~X509_VERIFY_CLIENT_EKU))
+		return -EINVAL;
+	size_t n = require_cn ? strnlen(require_cn, X509_CN_MAX_BYTES + 1) : 0;
+	if (n > X509_CN_MAX_BYTES)
+		return -EINVAL;
+	v->flags = flags;
+	memcpy(v->require_cn, require_cn ? require_cn : "", n);
+	v->require_cn[n] = '\0';
+	return 0;
+}
+
+/* The restrictions of x509_verifier_restrict on a leaf whose chain already verified. */
+static int check_leaf(const struct x509_verifier *v, X509 *leaf, char *why, size_t whylen)
+{
+	if ((v->flags & X509_VERIFY_CLIENT_EKU) &&
+	    (!(X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) ||
+	     !(X509_get_extended_key_usage(leaf) & XKU_SSL_CLIENT))) {
+		set_str(why, whylen, "certificate not for client authentication");
+		return -EACCES;
+	}
+	if (v->require_cn[0]) {
+		const X509_NAME *name = X509_get_subject_name(leaf);
+		int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+		const ASN1_STRING *cn =
+			i >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)) : NULL;
+		size_t want = strlen(v->require_cn);
+		/* Exactly one CN, and its bytes equal: no prefix, no embedded NUL, no second CN. */
+		if (!cn || X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0 ||
+		    (size_t)ASN1_STRING_length(cn) != want ||
+		    memcmp(ASN1_STRING_get0_data(cn), v->require_cn, want) != 0) {
+			set_str(why, whylen,
+				"client certificate subject CN is not the expected one");
+			return -EACCES;
+		}
+	}
+	return 0;
+}
+
 void x509_verifier_free(struct x509_verifier *v)
 {
 	if (!v)
@@ -633,7 +674,7 @@ static int verify_impl(const struct x509_verifier *v, const unsigned char *const
 	if (now != 0)
 		X509_STORE_CTX_set_time(ctx, 0, (time_t)now);
 	if (X509_verify_cert(ctx) == 1) {
-		r = 0;
+		r = check_leaf(v, certs[0], why, whylen);
 		goto out;
 	}
 	int e = X509_STORE_CTX_get_error(ctx);

@@ -89,6 +89,17 @@ struct x509_verifier *x509_verifier_new(const char *ca_pem_path, const char *crl
 					char *err, size_t errlen);
 void x509_verifier_free(struct x509_verifier *v);
 
+/* Narrows what a verifier accepts, on top of the chain: X509_VERIFY_CLIENT_EKU requires the
+ * leaf to carry an extendedKeyUsage extension that lists clientAuth (OpenSSL's SSL-client
+ * purpose alone also accepts a certificate without the extension); require_cn non-NULL and
+ * non-empty requires the leaf's subject to hold exactly one commonName, equal to it byte for
+ * byte (at most X509_CN_MAX_BYTES). Call it before the verifier is shared (it is not
+ * thread-safe against x509_verifier_check). Returns 0 or -EINVAL. A refusal reads "certificate
+ * not for client authentication" or "client certificate subject CN is not the expected one". */
+#define X509_VERIFY_CLIENT_EKU 1u
+#define X509_CN_MAX_BYTES 64 /* ub-common-name (RFC 5280) */
+int x509_verifier_restrict(struct x509_verifier *v, unsigned flags, const char *require_cn);
+
 /* der[0] is the leaf, der[1..n-1] untrusted intermediates. now = 0: current time; else check
  * at that unix time. Returns 0 trusted; -EACCES untrusted or no certificate (n = 0), with
  * OpenSSL's reason in why (e.g. "certificate revoked", "certificate has expired", "unable to

@@ -17,7 +17,11 @@
  *
  * mTLS: libmicrohttpd (GnuTLS) only requests a client certificate. The verdict comes from an
  * OpenSSL X509_STORE (x509_verifier) over the peer's DER chain, computed once per connection
- * and cached in the socket context.
+ * and cached in the socket context with the verifier's generation. A CRL reload swaps in a new
+ * verifier (generation + 1) under vlock; a check in flight holds a reference to the one it
+ * started with, which is freed by whoever drops the last reference. A connection whose cached
+ * verdict is of an older generation is checked again on its next request, so a long keep-alive
+ * connection of a client revoked since does not outlive the reload.
  */
 #include "http/server.h"
 
@@ -52,6 +56,7 @@ struct http_stream {
 
 struct conn_state {
 	int verified; /* 0 not yet, 1 trusted, -1 refused */
+	unsigned gen; /* the verifier generation of that verdict */
 	char *subject;
 	char why[160];
 };
@@ -107,7 +112,13 @@ struct http_server {
 	struct MHD_Daemon *d;
 	int listen_fd;
 	unsigned port;
-	struct x509_verifier *verifier;
+	/* mTLS: the current verifier (never NULL once started with a client CA), its generation,
+	 * and what a reload needs to build the next one. Guarded by vlock. */
+	struct verifier_ref *vref;
+	unsigned vgen;
+	pthread_mutex_t vlock;
+	char *client_ca_path, *client_cn;
+	unsigned client_flags;
 	char *cert_pem, *key_pem, *trust_pem;
 
 	pthread_mutex_t lock;
@@ -122,6 +133,11 @@ struct http_server {
 	 * limited, so no client can flood the program's log. Guarded by lock. */
 	int64_t log_window_ms;
 	unsigned log_in_window, log_suppressed;
+};
+
+struct verifier_ref {
+	struct x509_verifier *v;
+	unsigned refs; /* the server's own plus one per check in flight */
 };
 
 static int64_t now_us(void)
@@ -435,24 +451,89 @@ static void *ticker_main(void *arg)
 
 /* ---------------------------------------------------------------- mTLS */
 
+static void vref_put_locked(struct verifier_ref *vr)
+{
+	if (vr && --vr->refs == 0) {
+		x509_verifier_free(vr->v);
+		free(vr);
+	}
+}
+
+/* Builds a verifier from the server's CA file and restrictions and the CRL file crl_path. */
+static struct verifier_ref *vref_new(struct http_server *s, const char *crl_path, char *err,
+				     size_t errlen)
+{
+	struct verifier_ref *vr = calloc(1, sizeof(*vr));
+	if (!vr) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	vr->refs = 1;
+	vr->v = x509_verifier_new(s->client_ca_path, crl_path, err, errlen);
+	if (!vr->v) {
+		free(vr);
+		return NULL;
+	}
+	if (x509_verifier_restrict(vr->v, s->client_flags, s->client_cn) < 0) {
+		snprintf(err, errlen, "bad client certificate restrictions (CN too long?)");
+		x509_verifier_free(vr->v);
+		free(vr);
+		return NULL;
+	}
+	return vr;
+}
+
+int http_server_reload_client_crl(struct http_server *s, const char *crl_path, char *err,
+				  size_t errlen)
+{
+	if (!s || !s->client_ca_path || !crl_path) {
+		snprintf(err, errlen, "this server does not check client certificates");
+		return -EINVAL;
+	}
+	struct verifier_ref *vr = vref_new(s, crl_path, err, errlen);
+	if (!vr)
+		return -EINVAL;
+	pthread_mutex_lock(&s->vlock);
+	struct verifier_ref *old = s->vref;
+	s->vref = vr;
+	s->vgen++;
+	vref_put_locked(old);
+	pthread_mutex_unlock(&s->vlock);
+	return 0;
+}
+
 static void verify_peer(struct http_server *s, struct http_req *r)
 {
 	struct conn_state *cs = r->cs;
-	if (!cs || cs->verified != 0)
+	if (!cs)
 		return;
+	pthread_mutex_lock(&s->vlock);
+	struct verifier_ref *vr = s->vref;
+	unsigned gen = s->vgen;
+	if (cs->verified != 0 && cs->gen == gen) {
+		pthread_mutex_unlock(&s->vlock);
+		return;
+	}
+	vr->refs++;
+	pthread_mutex_unlock(&s->vlock);
+	free(cs->subject);
+	cs->subject = NULL;
+	cs->why[0] = '\0';
 	cs->verified = -1;
+	cs->gen = gen;
+	int rc = -1;
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (!ci || !ci->tls_session) {
 		snprintf(cs->why, sizeof(cs->why), "no TLS session");
-		return;
+		goto out;
 	}
 	gnutls_session_t sess = (gnutls_session_t)ci->tls_session;
 	unsigned n = 0;
 	const gnutls_datum_t *peers = gnutls_certificate_get_peers(sess, &n);
 	if (!peers || n == 0) {
 		snprintf(cs->why, sizeof(cs->why), "no client certificate");
-		return;
+		goto out;
 	}
 	if (n > 8)
 		n = 8;
@@ -462,9 +543,9 @@ static void verify_peer(struct http_server *s, struct http_req *r)
 		der[i] = peers[i].data;
 		len[i] = peers[i].size;
 	}
-	int rc = x509_verifier_check(s->verifier, der, len, n, 0, cs->why, sizeof(cs->why));
+	rc = x509_verifier_check(vr->v, der, len, n, 0, cs->why, sizeof(cs->why));
 	if (rc < 0)
-		return;
+		goto out;
 	gnutls_x509_crt_t crt;
 	if (gnutls_x509_crt_init(&crt) == 0) {
 		if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0) {
@@ -477,6 +558,10 @@ static void verify_peer(struct http_server *s, struct http_req *r)
 		gnutls_x509_crt_deinit(crt);
 	}
 	cs->verified = 1;
+out:
+	pthread_mutex_lock(&s->vlock);
+	vref_put_locked(vr);
+	pthread_mutex_unlock(&s->vlock);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -582,7 +667,7 @@ static bool first_call(struct http_req *r)
 		}
 		r->content_length = (int64_t)v;
 	}
-	if (s->verifier) {
+	if (s->client_ca_path) {
 		verify_peer(s, r);
 		if (!r->cs || r->cs->verified != 1) {
 			http_reply_error(r, 403, "client certificate required");
@@ -994,6 +1079,7 @@ struct http_server *http_server_start(const struct http_server_opts *o, char *er
 	s->o = *o;
 	s->listen_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->vlock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	bool v6 = false;
 	if (bind_listen(o->listen_addr, &s->listen_fd, &s->port, &v6, err, errlen) < 0)
@@ -1011,9 +1097,15 @@ struct http_server *http_server_start(const struct http_server_opts *o, char *er
 			goto fail;
 		}
 		if (o->tls->client_ca_path) {
-			s->verifier = x509_verifier_new(o->tls->client_ca_path,
-							o->tls->client_crl_path, err, errlen);
-			if (!s->verifier)
+			s->client_ca_path = strdup(o->tls->client_ca_path);
+			s->client_cn = o->tls->client_cn ? strdup(o->tls->client_cn) : NULL;
+			s->client_flags = o->tls->client_require_eku ? X509_VERIFY_CLIENT_EKU : 0;
+			if (!s->client_ca_path || (o->tls->client_cn && !s->client_cn)) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			s->vref = vref_new(s, o->tls->client_crl_path, err, errlen);
+			if (!s->vref)
 				goto fail;
 			FILE *f = fopen(o->tls->client_ca_path, "re");
 			if (!f) {
@@ -1131,7 +1223,11 @@ void http_server_stop(struct http_server *s)
 	}
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
-	x509_verifier_free(s->verifier);
+	if (s->vref) /* every check in flight has ended: the connections are closed */
+		vref_put_locked(s->vref);
+	free(s->client_ca_path);
+	free(s->client_cn);
+	pthread_mutex_destroy(&s->vlock);
 	if (s->key_pem) {
 		explicit_bzero(s->key_pem, strlen(s->key_pem));
 		free(s->key_pem);

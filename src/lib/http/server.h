@@ -9,7 +9,8 @@
  *    when Content-Length says so; for a chunked body, once it ends, reading and discarding at
  *    most HTTP_DISCARD_MAX_BYTES past the limit before closing the connection instead);
  *  - with a client CA configured (mTLS), verifies the peer chain with OpenSSL (x509.h) once per
- *    connection and answers 403 before any gate or handler runs when it is missing or untrusted;
+ *    connection (again after http_server_reload_client_crl) and answers 403 before any gate or
+ *    handler runs when it is missing or untrusted;
  *  - runs the program's gate (authentication) before routing, so unknown paths are protected too;
  *  - runs handlers flagged HTTP_ROUTE_BLOCKING on a worker thread with the connection suspended,
  *    so a slow command never holds one of the (few) polling threads;
@@ -91,6 +92,10 @@ struct http_tls_opts {
 	const char *key_pem;         /* private key, PEM text (wiped by the caller) */
 	const char *client_ca_path;  /* non-NULL: mTLS, only certificates from this CA pass */
 	const char *client_crl_path; /* optional CRL (PEM) for client certificates */
+	/* mTLS only: require the clientAuth extended key usage (not merely its absence), and,
+	 * when non-NULL and non-empty, exactly this subject CN (x509_verifier_restrict). */
+	bool client_require_eku;
+	const char *client_cn;
 };
 
 struct http_server_opts {
@@ -122,6 +127,17 @@ struct http_server *http_server_start(const struct http_server_opts *o, char *er
 unsigned http_server_port(const struct http_server *s);
 /* Stops accepting, ends streams, waits for workers, frees. NULL ok. */
 void http_server_stop(struct http_server *s);
+
+/*
+ * Replaces the client-certificate verifier of a running mTLS server with one built from the same
+ * CA file and restrictions and the CRL file crl_path (PEM), atomically: a handshake being checked
+ * keeps the verifier it started with (reference counted), new connections and the next request
+ * of every open connection are checked with the new one, so a revoked client is refused without
+ * a restart. On any error (unreadable or malformed CRL) the old verifier stays and the reason is
+ * in err. Returns 0, -EINVAL (no mTLS on this server), or the x509 error. Thread-safe.
+ */
+int http_server_reload_client_crl(struct http_server *s, const char *crl_path, char *err,
+				  size_t errlen);
 
 /* --- request accessors (borrowed until the request ends) --- */
 void *http_req_app(struct http_req *req);
