@@ -76,6 +76,10 @@ void uploads_cleanup(struct http_req *req);
 void events_http_new(struct http_req *req);
 void events_http_list(struct http_req *req);
 void events_http_logs(struct http_req *req);
+/* terminate.c: POST /api/v1/terminate (mTLS only), and the exit status main returns: normal_rc,
+ * or AGENT_EXIT_TERMINATED once the control plane has terminated this agent. */
+void terminate_handle(struct http_req *req);
+int terminate_exit_status(int normal_rc);
 
 /* routes.c: the table and the gate. */
 const struct http_route *routes_table(struct agent *a, size_t *n);

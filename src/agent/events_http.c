@@ -11,7 +11,10 @@
  *                                            (NDJSON objects with "seq", or text lines)
  *
  * A follow stream is a libmicrohttpd response of unknown length; it subscribes to the event log
- * and is woken on each append, and costs no CPU while nothing happens (server.h).
+ * and is woken on each append, and costs no CPU while nothing happens (server.h). While idle it
+ * sends an empty line every AGENT_FOLLOW_HEARTBEAT_MS (NDJSON and text readers skip it): a client
+ * that went away is only noticed when a write fails, and without it a quiet stream would hold
+ * one of the AGENT_EVENTS_FOLLOWERS_MAX slots for ever.
  */
 #include "agent/agent.h"
 #include "agent/limits.h"
@@ -195,6 +198,7 @@ struct follower {
 	bool text;
 	char *pending; /* formatted bytes not yet sent */
 	size_t plen, poff;
+	int64_t last_sent_ms; /* monotonic: the last bytes handed to the server */
 };
 
 static void follower_wake(void *ud)
@@ -225,8 +229,18 @@ static ssize_t follower_read(void *ud, char *buf, size_t cap)
 		f->plen = f->poff = 0;
 		struct event *list = NULL;
 		ssize_t n = events_list(f->a->events, f->after, 1, &list);
-		if (n <= 0)
+		if (n <= 0) {
+			int64_t now = util_mono_ms();
+			if (out > 0) {
+				f->last_sent_ms = now;
+			} else if (now - f->last_sent_ms >= AGENT_FOLLOW_HEARTBEAT_MS) {
+				/* woken by the server's ticker: the heartbeat */
+				buf[0] = '\n';
+				f->last_sent_ms = now;
+				return 1;
+			}
 			return (ssize_t)out;
+		}
 		const struct event *e = &list[0];
 		f->after = e->seq;
 		if (f->text) {
@@ -286,6 +300,7 @@ static void start_follow(struct http_req *req, uint64_t after, bool text)
 	f->a = a;
 	f->after = after;
 	f->text = text;
+	f->last_sent_ms = util_mono_ms();
 	/* Subscribe before the stream exists: a wake with f->st still NULL is harmless, and no
 	 * event appended from here on can be missed because reading starts from f->after. */
 	f->sub = events_subscribe(a->events, follower_wake, f);

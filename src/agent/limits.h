@@ -12,8 +12,9 @@
 #define AGENT_EVENTS_MAX_BYTES_CEILING (256u << 20)
 #define AGENT_EVENT_MAX_BYTES_DEFAULT 4096 /* one message, also one pipe line */
 #define AGENT_EVENT_MAX_BYTES_CEILING 4096
-#define AGENT_EVENTS_PAGE_MAX 10000   /* ?limit= ceiling */
-#define AGENT_EVENTS_FOLLOWERS_MAX 32 /* concurrent follow streams */
+#define AGENT_EVENTS_PAGE_MAX 10000     /* ?limit= ceiling */
+#define AGENT_EVENTS_FOLLOWERS_MAX 32   /* concurrent follow streams */
+#define AGENT_FOLLOW_HEARTBEAT_MS 10000 /* an empty line on an idle follow stream */
 
 /* Actions */
 #define AGENT_ACTION_TIMEOUT_DEFAULT_MS 30000
@@ -65,6 +66,14 @@
 #define AGENT_TLS_CERT_DAYS_DEFAULT 365
 #define AGENT_TLS_RENEW_BEFORE_S (24 * 3600) /* regenerate our own cert this close to expiry */
 #define AGENT_PEM_MAX_BYTES (256u * 1024)
+
+/* Termination by the control plane (terminate.c) */
+#define AGENT_EXIT_TERMINATED                                                                      \
+	3 /* exit status after POST /api/v1/terminate (systemd:
+				   RestartPreventExitStatus=3) */
+#define AGENT_TERMINATE_BODY_MAX_BYTES 4096
+#define AGENT_TERMINATE_REASON_MAX_BYTES 1024
+#define AGENT_TERMINATE_EXIT_DELAY_MS 200 /* lets the reply leave before the server stops */
 
 /* Attestation */
 #define AGENT_ATTEST_NONCE_MAX_BYTES 64 /* GET /attestation?nonce=: 1..64 bytes, as hex */

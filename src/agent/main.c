@@ -13,6 +13,7 @@
 #include "agent/agent.h"
 #include "agent/attestation.h"
 #include "agent/auth.h"
+#include "agent/crl.h"
 #include "agent/limits.h"
 #include "agent/metrics.h"
 #include "agent/pipe.h"
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -158,6 +160,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&a.render_lock, NULL);
 	pthread_mutex_init(&a.gpu.mu, NULL);
 	char *cert = NULL, *key = NULL;
+	struct agent_crl *crl = NULL;
 
 	a.auth = auth_new(cfg->basic_auth_secret_path, cfg->basic_auth_secret_salt,
 			  cfg->auth_allow_first_secret_over_network, check_only, err, sizeof(err));
@@ -174,11 +177,20 @@ int main(int argc, char **argv)
 		if (renewed && !check_only)
 			log_kv(CLOG_INFO, "generated a self-signed TLS certificate", "cert",
 			       cfg->tls_cert_path, "key", cfg->tls_key_path, NULL);
+		/* A CRL fetched from cloisterd: the first copy before the server can start. */
+		if (!check_only && agent_crl_prefetch(cfg, err, sizeof(err)) < 0) {
+			log_kv(CLOG_ERROR, "mTLS client CRL", "error", err, NULL);
+			goto out;
+		}
+		bool crl_pending = check_only && cfg->tls_client_crl_url[0] &&
+				   access(cfg->tls_client_crl_path, F_OK) != 0;
 		if (cfg->tls_client_ca_path[0]) {
-			struct x509_verifier *v = x509_verifier_new(
-				cfg->tls_client_ca_path,
-				cfg->tls_client_crl_path[0] ? cfg->tls_client_crl_path : NULL, err,
-				sizeof(err));
+			struct x509_verifier *v =
+				x509_verifier_new(cfg->tls_client_ca_path,
+						  cfg->tls_client_crl_path[0] && !crl_pending
+							  ? cfg->tls_client_crl_path
+							  : NULL,
+						  err, sizeof(err));
 			if (!v) {
 				log_kv(CLOG_ERROR, "mTLS client CA", "error", err, NULL);
 				goto out;
@@ -224,6 +236,8 @@ int main(int argc, char **argv)
 		.key_pem = key,
 		.client_ca_path = cfg->tls_client_ca_path[0] ? cfg->tls_client_ca_path : NULL,
 		.client_crl_path = cfg->tls_client_crl_path[0] ? cfg->tls_client_crl_path : NULL,
+		.client_require_eku = cfg->tls_client_require_eku,
+		.client_cn = cfg->tls_client_cn,
 	};
 	long long tmo_ms = cfg->http_read_timeout_ms > cfg->http_write_timeout_ms
 				   ? cfg->http_read_timeout_ms
@@ -249,6 +263,10 @@ int main(int argc, char **argv)
 		log_kv(CLOG_ERROR, "cannot start the HTTP server", "error", err, NULL);
 		goto out;
 	}
+	if (agent_crl_start(cfg, a.http, &crl, err, sizeof(err)) < 0) {
+		log_kv(CLOG_ERROR, "mTLS client CRL", "error", err, NULL);
+		goto out;
+	}
 	if (cfg->pipe_file[0]) {
 		rc = pipe_reader_start(cfg->pipe_file, (size_t)cfg->event_max_bytes, on_pipe_line,
 				       on_pipe_batch, &a, &a.pipe);
@@ -271,6 +289,7 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	a.ready = false;
+	agent_crl_stop(crl);
 	http_server_stop(a.http);
 	pipe_reader_stop(a.pipe);
 	if (a.events)
@@ -289,5 +308,7 @@ out:
 	free(a.render[0].buf);
 	free(a.render[1].buf);
 	settings_free(cfg);
-	return status;
+	/* AGENT_EXIT_TERMINATED after POST /api/v1/terminate, so the service manager can tell a
+	 * termination from a stop (the unit's RestartPreventExitStatus). */
+	return terminate_exit_status(status);
 }

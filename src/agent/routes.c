@@ -66,6 +66,8 @@ const struct http_route *routes_table(struct agent *a, size_t *n)
 		{ HTTP_GET, "/overview", status_overview, .flags = HTTP_ROUTE_BLOCKING },
 		{ HTTP_GET, "/metrics", metrics_handle, .flags = HTTP_ROUTE_BLOCKING },
 		{ HTTP_GET, "/attestation", attestation_handle, .flags = HTTP_ROUTE_BLOCKING },
+		{ HTTP_POST, "/api/v1/terminate", terminate_handle, HTTP_BODY_BUFFER,
+		  AGENT_TERMINATE_BODY_MAX_BYTES, .flags = HTTP_ROUTE_BLOCKING },
 		{ HTTP_POST, "/api/v1/set-basic-auth", auth_handle_set, HTTP_BODY_BUFFER,
 		  AGENT_PASSWORD_MAX_BYTES, .flags = HTTP_ROUTE_BLOCKING },
 	};

@@ -8,6 +8,7 @@
  */
 #include "agent/settings.h"
 
+#include "agent/crl.h"
 #include "agent/limits.h"
 #include "attest/tsm.h"
 #include "cmdsplit.h"
@@ -54,6 +55,11 @@ static const struct config_key keys[] = {
 	{ C, "auth_allow_first_secret_over_network", CONFIG_BOOL, 0, 0 },
 	{ C, "tls_client_ca_path", CONFIG_STRING, 0, 0 },
 	{ C, "tls_client_crl_path", CONFIG_STRING, 0, 0 },
+	{ C, "tls_client_cn", CONFIG_STRING, 0, 0 },
+	{ C, "tls_client_require_eku", CONFIG_BOOL, 0, 0 },
+	{ C, "tls_client_crl_url", CONFIG_STRING, 0, 0 },
+	{ C, "tls_client_crl_refresh_s", CONFIG_INT, AGENT_CRL_REFRESH_MIN_S,
+	  AGENT_CRL_REFRESH_MAX_S },
 	{ C, "tls_cert_days", CONFIG_INT, 1, 3650 },
 	{ C, "max_connections", CONFIG_INT, 1, AGENT_CONN_LIMIT_CEILING },
 	{ C, "max_connections_per_ip", CONFIG_INT, 1, AGENT_CONN_LIMIT_CEILING },
@@ -126,6 +132,8 @@ static void set_defaults(struct settings *s)
 	s->upload_max_bytes = (long long)AGENT_UPLOAD_MAX_DEFAULT_BYTES;
 	s->auth_allow_first_secret_over_network = true;
 	s->tls_cert_days = AGENT_TLS_CERT_DAYS_DEFAULT;
+	s->tls_client_require_eku = true;
+	s->tls_client_crl_refresh_s = AGENT_CRL_REFRESH_DEFAULT_S;
 	s->max_connections = AGENT_CONN_LIMIT_DEFAULT;
 	s->max_connections_per_ip = AGENT_PER_IP_LIMIT_DEFAULT;
 	s->connection_timeout_s = AGENT_CONN_TIMEOUT_DEFAULT_S;
@@ -175,6 +183,10 @@ static int apply_scalar(struct settings *s, const struct config_entry *e)
 		  &s->auth_allow_first_secret_over_network, NULL },
 		{ C, "tls_client_ca_path", &s->tls_client_ca_path, NULL, NULL },
 		{ C, "tls_client_crl_path", &s->tls_client_crl_path, NULL, NULL },
+		{ C, "tls_client_cn", &s->tls_client_cn, NULL, NULL },
+		{ C, "tls_client_require_eku", NULL, &s->tls_client_require_eku, NULL },
+		{ C, "tls_client_crl_url", &s->tls_client_crl_url, NULL, NULL },
+		{ C, "tls_client_crl_refresh_s", NULL, NULL, &s->tls_client_crl_refresh_s },
 		{ C, "tls_cert_days", NULL, NULL, &s->tls_cert_days },
 		{ C, "max_connections", NULL, NULL, &s->max_connections },
 		{ C, "max_connections_per_ip", NULL, NULL, &s->max_connections_per_ip },
@@ -454,6 +466,46 @@ static int check_attestation(const struct settings *s, const struct config_doc *
 	return 0;
 }
 
+/* [cloister] tls_client_cn / tls_client_crl_url / tls_client_crl_path belong together. */
+static int check_client_trust(const struct settings *s, const struct config_doc *doc,
+			      const char *file, char *err, size_t errlen)
+{
+	const struct config_entry *e = doc ? config_find(doc, C, "tls_client_cn") : NULL;
+	size_t n = strlen(s->tls_client_cn);
+	bool printable = true;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s->tls_client_cn[i] < 0x20 || s->tls_client_cn[i] == 0x7f)
+			printable = false;
+	if (n > AGENT_CLIENT_CN_MAX_BYTES || !printable) {
+		fail(err, errlen, file, e ? e->line : 0,
+		     "tls_client_cn must be at most %d printable bytes", AGENT_CLIENT_CN_MAX_BYTES);
+		return -EINVAL;
+	}
+	if ((n || s->tls_client_crl_path[0]) && !s->tls_client_ca_path[0]) {
+		fail(err, errlen, file, e ? e->line : 0,
+		     "tls_client_cn and tls_client_crl_path need tls_client_ca_path");
+		return -EINVAL;
+	}
+	const char *u = s->tls_client_crl_url;
+	e = doc ? config_find(doc, C, "tls_client_crl_url") : NULL;
+	if (!u[0])
+		return 0;
+	if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+	    strlen(u) > AGENT_CRL_URL_MAX_BYTES || strpbrk(u, " \t\r\n")) {
+		fail(err, errlen, file, e ? e->line : 0,
+		     "tls_client_crl_url must be an http:// or https:// URL of at most %d bytes",
+		     AGENT_CRL_URL_MAX_BYTES);
+		return -EINVAL;
+	}
+	if (!s->tls_client_crl_path[0] || s->tls_client_crl_path[0] != '/') {
+		fail(err, errlen, file, e ? e->line : 0,
+		     "tls_client_crl_url needs tls_client_crl_path (an absolute path: where the "
+		     "fetched CRL is kept)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int fill_defaults_str(struct settings *s)
 {
 	struct {
@@ -469,6 +521,8 @@ static int fill_defaults_str(struct settings *s)
 		{ &s->events_file, "events.log" },
 		{ &s->tls_client_ca_path, "" },
 		{ &s->tls_client_crl_path, "" },
+		{ &s->tls_client_cn, "" },
+		{ &s->tls_client_crl_url, "" },
 		{ &s->systemctl_path, "/usr/bin/systemctl" },
 		{ &s->journalctl_path, "/usr/bin/journalctl" },
 		{ &s->nvidia_smi_path, "/usr/bin/nvidia-smi" },
@@ -588,6 +642,8 @@ struct settings *settings_load(const char *path, const struct settings_overrides
 		     "tls_client_ca_path needs tls_enabled = true");
 		goto fail;
 	}
+	if (check_client_trust(s, path ? &doc : NULL, path ? path : "settings", err, errlen) < 0)
+		goto fail;
 	config_doc_done(&doc);
 	return s;
 nomem:
@@ -611,6 +667,8 @@ void settings_free(struct settings *s)
 			  &s->events_file,
 			  &s->tls_client_ca_path,
 			  &s->tls_client_crl_path,
+			  &s->tls_client_cn,
+			  &s->tls_client_crl_url,
 			  &s->systemctl_path,
 			  &s->journalctl_path,
 			  &s->nvidia_smi_path,

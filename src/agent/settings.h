@@ -62,6 +62,10 @@ struct settings {
 	bool auth_allow_first_secret_over_network; /* system-api's trust on first use */
 	char *tls_client_ca_path;                  /* mTLS: only clients with a cert from this CA */
 	char *tls_client_crl_path;
+	char *tls_client_cn;                /* "" = any subject; else exactly this CN (cloisterd) */
+	bool tls_client_require_eku;        /* client certificates must list clientAuth */
+	char *tls_client_crl_url;           /* "" = none; else fetched into tls_client_crl_path */
+	long long tls_client_crl_refresh_s; /* fetch interval */
 	long long tls_cert_days;
 	long long max_connections;
 	long long max_connections_per_ip;

@@ -188,6 +188,20 @@ esac
 expect_status 200 "the agent still serves after an oversized header" "$BASE/livez"
 long=$(head -c 3000 /dev/zero | tr '\0' a)
 expect_status 414 "a 3000-byte path (> 2048): 414" "$BASE/$long"
+
+# Follow streams: 32 at once, the 33rd gets 429; clients that go away free their slots within
+# one heartbeat (an empty line every 10 s on an idle stream is how the agent notices).
+FPIDS=""
+for _ in $(seq 1 32); do
+	curl -sN --max-time 60 "$BASE/api/v1/events?follow=1" >/dev/null &
+	FPIDS="$FPIDS $!"
+	bg_track $!
+done
+wait_for 10 "32 follow streams open" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 '$BASE/api/v1/events?follow=1' || true)\" = 429 ]"
+ok "the 33rd follow stream gets 429"
+for p in $FPIDS; do kill "$p" 2>/dev/null || true; done
+wait_for 25 "a slot freed by the heartbeat" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 '$BASE/api/v1/events?follow=1' || true)\" = 200 ]"
+ok "follow streams whose clients left free their slots (heartbeat)"
 stop_agent
 
 # ------------------------------------------------------------------ connections
