@@ -18,11 +18,17 @@
  * the store call, which carries the audit record of a success in its own transaction. A refused
  * mutation is audited on its own (invalid, not_found, conflict, denied, failed) and changes
  * nothing. Bodies and query values are parsed by validate.c only.
+ *
+ * The monitor (fleet.h) hears of every change: a create, an update or a new policy makes the
+ * backend due now (a new policy also clears the pinned key, so the next poll re-attests), a
+ * delete drops its state, and termination goes through fleet_terminate_audited, which tells
+ * the agent before the status changes.
  */
 #include "server/server.h"
 
 #include "attest/policy.h"
 #include "json.h"
+#include "server/fleet.h"
 #include "server/settings.h"
 #include "server/validate.h"
 #include "util.h"
@@ -268,6 +274,7 @@ void api_backends_create(struct http_req *req)
 		store_failed(req, action, "/backends", rc);
 		return;
 	}
+	fleet_kick(srv, b.id);
 	http_reply_header(req, "Location", resource);
 	reply_empty(req, 201);
 }
@@ -305,6 +312,7 @@ void api_backends_update(struct http_req *req)
 		store_failed(req, action, resource, rc);
 		return;
 	}
+	fleet_kick(srv, b.id);
 	reply_empty(req, 200);
 }
 
@@ -427,34 +435,22 @@ void api_backends_delete(struct http_req *req)
 		store_failed(req, action, resource, rc);
 		return;
 	}
+	fleet_forget(srv, b.id);
 	reply_empty(req, 204);
 }
 
-/* Cuts s at cap - 1 bytes without leaving half a UTF-8 sequence at the end. */
-static void trim_utf8(char *s)
-{
-	size_t n = strlen(s);
-	while (n > 0 && !util_utf8_valid(s, n))
-		n--;
-	s[n] = '\0';
-}
-
-/* Both termination routes end here: status "terminated" with the reason, audited, 204.
- * Issue 7 adds the termination message to the backend's agent. */
+/* Both termination routes end here: the agent is told (best effort: an unreachable agent does
+ * not stop it), then status "terminated" with the reason, audited with the agent's answer, 204. */
 static void terminate(struct http_req *req, const struct store_backend *b, const char *resource,
 		      int type, const char *reason)
 {
 	static const char action[] = "backends.terminate";
 	struct server *srv = http_req_app(req);
-	char why[STORE_ERROR_MAX + 1];
-	snprintf(why, sizeof(why), "terminated: %s%s%s",
-		 type == 0 ? "certificate revocation" : "user initiated",
-		 reason && reason[0] ? ": " : "", reason ? reason : "");
-	trim_utf8(why);
-	int64_t now = util_now_ns();
 	struct store_audit a;
 	audit_fill(&a, req, action, resource, "ok", 204);
-	int rc = store_backend_set_status(srv->store, b->id, "terminated", why, 0, now, &a);
+	bool reached = false;
+	char err[VALID_ERR_BYTES];
+	int rc = fleet_terminate_audited(srv, b->id, type, reason, &a, &reached, err, sizeof(err));
 	if (rc < 0) {
 		store_failed(req, action, resource, rc);
 		return;
@@ -592,6 +588,14 @@ void api_backends_info_put(struct http_req *req)
 		store_failed(req, action, resource, rc);
 		return;
 	}
+	/* A new policy is judged afresh: the next poll fetches evidence and pins the key again
+	 * (the old key's trust came from the old policy). */
+	rc = store_backend_pin_set(srv->store, b.id, "", NULL);
+	if (rc < 0 && rc != -ENOENT) {
+		store_failed(req, action, resource, rc);
+		return;
+	}
+	fleet_kick(srv, b.id);
 	rc = store_backend_get(srv->store, b.id, &b);
 	if (rc < 0) { /* deleted in between: the write happened, say so plainly */
 		server_store_error(req, rc, "backend");

@@ -4,8 +4,9 @@
  *
  * Start-up order: settings (refuse to start on any config error), the state directory (0700),
  * the store (migrations applied), the token signing key (created 0600 on first start), the
- * first admin (when the store has no user), metrics, TLS material, the HTTP server. SIGTERM or
- * SIGINT stops the server (replies in flight finish), then the store is closed.
+ * first admin (when the store has no user), metrics, TLS material, the CA (created on first
+ * start), the fleet monitor, the HTTP server. SIGTERM or SIGINT stops the server (replies in
+ * flight finish), then the monitor, then the store is closed.
  *
  *   cloisterd [--config FILE] [--listen-addr ADDR] [--state-dir DIR] [--database URL] [-n]
  *
@@ -16,12 +17,16 @@
 #include "log.h"
 #include "prom.h"
 #include "secret.h"
+#include "server/ca.h"
+#include "server/fleet.h"
+#include "server/proxy.h"
 #include "server/server.h"
 #include "server/settings.h"
 #include "util.h"
 #include "version.h"
 #include "x509.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -192,6 +197,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* libcurl's global state, before any thread can use it (monitor, proxy). */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_kv(CLOG_ERROR, "libcurl initialisation failed", NULL);
+		server_settings_free(cfg);
+		return 1;
+	}
 	int status = 1;
 	struct server srv = { .cfg = cfg, .started_ns = util_now_ns() };
 	char *cert = NULL, *key = NULL;
@@ -230,6 +241,15 @@ int main(int argc, char **argv)
 		log_kv(CLOG_ERROR, "out of memory", NULL);
 		goto out;
 	}
+	/* The CA before the monitor: every agent connection presents its client certificate. */
+	if (ca_init(&srv, err, sizeof(err)) < 0) {
+		log_kv(CLOG_ERROR, "certificate authority", "error", err, NULL);
+		goto out;
+	}
+	if (fleet_start(&srv, err, sizeof(err)) < 0) {
+		log_kv(CLOG_ERROR, "cannot start the monitor", "error", err, NULL);
+		goto out;
+	}
 
 	size_t nroutes;
 	const struct http_route *routes = routes_table(&srv, &nroutes);
@@ -266,6 +286,10 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	http_server_stop(srv.http);
+	proxy_stop(); /* waits for follow streams, frees the shared connection cache */
+	fleet_stop(&srv);
+	if (srv.ca)
+		ca_done(&srv);
 	if (srv.store)
 		store_close(srv.store);
 	auth_done(&srv);
@@ -273,5 +297,6 @@ out:
 	x509_free_secret_pem(key);
 	free(cert);
 	server_settings_free(cfg);
+	curl_global_cleanup();
 	return status;
 }

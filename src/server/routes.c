@@ -16,6 +16,10 @@
  */
 #include "server/server.h"
 
+#include "server/ca.h"
+#include "server/fleet.h"
+#include "server/proxy.h"
+
 #include "log.h"
 #include "prom.h"
 #include "server/settings.h"
@@ -43,15 +47,19 @@ static pthread_mutex_t scrape_mu = PTHREAD_MUTEX_INITIALIZER;
 bool routes_is_public(const char *path)
 {
 	static const char *const public_paths[] = {
-		"/health",
-		"/metrics",
-		"/users/tokens/issue",
-		"/users/tokens/refresh",
+		"/health",    "/metrics",       "/users/tokens/issue", "/users/tokens/refresh",
+		"/certs/crl", "/certs/view-ca",
 	};
 	/* By path, whatever the method: a wrong method then gets the router's 405, not a 401. */
 	for (size_t i = 0; i < ARRAY_SIZE(public_paths); i++)
 		if (strcmp(path, public_paths[i]) == 0)
 			return true;
+	/* GET /certs/{serial}/download: the single-use download token is the credential. */
+	static const char dl_prefix[] = "/certs/", dl_suffix[] = "/download";
+	size_t n = strlen(path), pre = sizeof(dl_prefix) - 1, suf = sizeof(dl_suffix) - 1;
+	if (n > pre + suf && strncmp(path, dl_prefix, pre) == 0 &&
+	    strcmp(path + n - suf, dl_suffix) == 0 && !memchr(path + pre, '/', n - pre - suf))
+		return true;
 	return false;
 }
 
@@ -192,6 +200,23 @@ const struct http_route *routes_table(struct server *srv, size_t *n)
 		  .flags = B },
 		{ HTTP_POST, "/backends/{id}/terminate", api_backends_terminate_post,
 		  HTTP_BODY_BUFFER, J, B },
+		{ HTTP_GET, "/backends/{id}/statistics", api_backends_statistics },
+		/* The proxy to the backend's agent (proxy.c). Uploads keep body_max 0: the proxy
+		 * enforces its own limit so that refusals are audited. */
+		{ HTTP_GET, "/backends/{id}/events", api_proxy_events, .flags = B },
+		{ HTTP_GET | HTTP_POST, "/backends/{id}/actions/{name}", api_proxy_action,
+		  .flags = B },
+		{ HTTP_POST, "/backends/{id}/uploads/{name}", api_proxy_upload, HTTP_BODY_STREAM, 0,
+		  B, .body_begin = api_proxy_upload_begin, .body_chunk = api_proxy_upload_chunk,
+		  .cleanup = api_proxy_upload_cleanup },
+		{ HTTP_GET, "/backends/{id}/services", api_proxy_services, .flags = B },
+		{ HTTP_GET, "/backends/{id}/services/{sid}/status", api_proxy_service_status,
+		  .flags = B },
+		{ HTTP_GET, "/backends/{id}/services/{sid}/logs", api_proxy_service_logs,
+		  .flags = B },
+		{ HTTP_GET, "/backends/{id}/gpu", api_proxy_gpu, .flags = B },
+		{ HTTP_GET, "/backends/{id}/overview", api_proxy_overview, .flags = B },
+		{ HTTP_GET, "/backends/{id}/attestation", api_proxy_attestation, .flags = B },
 		{ HTTP_GET, "/backends/{id}/info", api_backends_info_get },
 		{ HTTP_PUT, "/backends/{id}/info", api_backends_info_put, HTTP_BODY_BUFFER,
 		  SERVER_INFO_BODY_MAX_BYTES, B },
@@ -199,6 +224,17 @@ const struct http_route *routes_table(struct server *srv, size_t *n)
 		{ HTTP_PUT, "/backends/{id}", api_backends_update, HTTP_BODY_BUFFER, J, B },
 		{ HTTP_DELETE, "/backends/{id}", api_backends_delete, .flags = B },
 		{ HTTP_GET, "/audit", api_audit_list, .flags = B },
+		/* The CA (ca.c, api_certs.c): /certs/crl and /certs/view-ca before /certs/{serial}. */
+		{ HTTP_POST, "/certs/issue/backend/{id}", api_certs_issue, HTTP_BODY_BUFFER, J, B },
+		{ HTTP_GET, "/certs/crl", api_certs_crl, .flags = B },
+		{ HTTP_GET, "/certs/view-ca", api_certs_view_ca },
+		{ HTTP_GET, "/certs", api_certs_list },
+		{ HTTP_GET, "/certs/{serial}/download/token", api_certs_download_token,
+		  .flags = B },
+		{ HTTP_GET, "/certs/{serial}/download", api_certs_download, .flags = B },
+		{ HTTP_PATCH, "/certs/{serial}/renew", api_certs_renew, HTTP_BODY_NONE, J, B },
+		{ HTTP_PATCH, "/certs/{serial}/revoke", api_certs_revoke, HTTP_BODY_NONE, J, B },
+		{ HTTP_GET, "/certs/{serial}", api_certs_get },
 	};
 	*n = ARRAY_SIZE(t);
 	return t;

@@ -20,6 +20,8 @@
 #include "http/server.h"
 #include "server/store.h"
 
+struct ca;
+struct fleet;
 struct jwt_key;
 struct prom;
 struct prom_family;
@@ -51,6 +53,8 @@ struct server {
 	struct prom *prom;
 	struct prom_family *m_requests, *m_latency, *m_backends, *m_audit_fail, *m_logins;
 	int64_t started_ns;
+	struct ca *ca;       /* ca.c: cloisterd's CA (ca_init), NULL before */
+	struct fleet *fleet; /* monitor.c: the monitor (fleet_start), NULL when not running */
 };
 
 /* --- start-up (main.c) --- */

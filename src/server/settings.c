@@ -21,6 +21,7 @@
 
 #define S "server"
 #define A "auth"
+#define F "fleet"
 
 static const struct config_key keys[] = {
 	{ S, "listen_addr", CONFIG_STRING, 0, 0 },
@@ -43,6 +44,13 @@ static const struct config_key keys[] = {
 	{ A, "refresh_ttl_s", CONFIG_INT, SERVER_REFRESH_TTL_MIN_S, SERVER_REFRESH_TTL_MAX_S },
 	{ A, "admin_username", CONFIG_STRING, 0, 0 },
 	{ A, "admin_password_file", CONFIG_STRING, 0, 0 },
+	{ F, "enabled", CONFIG_BOOL, 0, 0 },
+	{ F, "poll_interval_s", CONFIG_INT, 1, FLEET_POLL_INTERVAL_MAX_S },
+	{ F, "poll_jitter_pct", CONFIG_INT, 0, FLEET_JITTER_MAX_PCT },
+	{ F, "offline_after_failures", CONFIG_INT, 1, FLEET_OFFLINE_AFTER_MAX },
+	{ F, "backoff_max_s", CONFIG_INT, 1, FLEET_BACKOFF_MAX_CEILING_S },
+	{ F, "attest_interval_s", CONFIG_INT, 1, FLEET_ATTEST_INTERVAL_MAX_S },
+	{ F, "max_concurrent", CONFIG_INT, 1, FLEET_CONCURRENT_CEILING },
 };
 
 static void fail(char *err, size_t errlen, const char *file, unsigned line, const char *fmt, ...)
@@ -99,6 +107,13 @@ static int apply(struct server_settings *s, const struct config_entry *e, char *
 		{ A, "refresh_ttl_s", NULL, NULL, &s->refresh_ttl_s },
 		{ A, "admin_username", &s->admin_username, NULL, NULL },
 		{ A, "admin_password_file", &s->admin_password_file, NULL, NULL },
+		{ F, "enabled", NULL, &s->fleet_enabled, NULL },
+		{ F, "poll_interval_s", NULL, NULL, &s->fleet_poll_interval_s },
+		{ F, "poll_jitter_pct", NULL, NULL, &s->fleet_jitter_pct },
+		{ F, "offline_after_failures", NULL, NULL, &s->fleet_offline_after },
+		{ F, "backoff_max_s", NULL, NULL, &s->fleet_backoff_max_s },
+		{ F, "attest_interval_s", NULL, NULL, &s->fleet_attest_interval_s },
+		{ F, "max_concurrent", NULL, NULL, &s->fleet_max_concurrent },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
 		if (strcmp(map[i].table, e->table) != 0 || strcmp(map[i].key, e->key) != 0)
@@ -206,6 +221,11 @@ static int check_values(struct server_settings *s, const char *alg_text,
 		     "be empty (HTTP)");
 		return -EINVAL;
 	}
+	if (s->fleet_backoff_max_s && s->fleet_backoff_max_s < s->fleet_poll_interval_s) {
+		fail(err, errlen, file, line_of(doc, F, "backoff_max_s"),
+		     "[fleet] backoff_max_s must be at least poll_interval_s");
+		return -EINVAL;
+	}
 	if (s->access_ttl_s >= s->refresh_ttl_s) {
 		fail(err, errlen, file, line_of(doc, A, "refresh_ttl_s"),
 		     "[auth] refresh_ttl_s must be longer than access_ttl_s");
@@ -216,6 +236,14 @@ static int check_values(struct server_settings *s, const char *alg_text,
 
 static int resolve_paths(struct server_settings *s)
 {
+	/* A failing agent is retried at most this far apart unless the config says otherwise. */
+	if (!s->fleet_backoff_max_s) {
+		long long b = 3 * s->fleet_poll_interval_s;
+		s->fleet_backoff_max_s =
+			b > FLEET_BACKOFF_MAX_CEILING_S ? FLEET_BACKOFF_MAX_CEILING_S : b;
+		if (s->fleet_backoff_max_s < s->fleet_poll_interval_s)
+			s->fleet_backoff_max_s = s->fleet_poll_interval_s;
+	}
 	if (!s->database[0]) {
 		char *db = join_path(s->state_dir, "sqlite:", "cloisterd.db");
 		if (!db)
@@ -247,6 +275,12 @@ struct server_settings *server_settings_load(const char *path,
 	s->allow_get_side_effects = true;
 	s->access_ttl_s = 900;
 	s->refresh_ttl_s = 604800;
+	s->fleet_enabled = true;
+	s->fleet_poll_interval_s = FLEET_POLL_INTERVAL_DEFAULT_S;
+	s->fleet_jitter_pct = FLEET_JITTER_DEFAULT_PCT;
+	s->fleet_offline_after = FLEET_OFFLINE_AFTER_DEFAULT;
+	s->fleet_attest_interval_s = FLEET_ATTEST_INTERVAL_DEFAULT_S;
+	s->fleet_max_concurrent = FLEET_CONCURRENT_DEFAULT;
 	char *alg_text = NULL;
 	struct config_doc doc = { 0 };
 	const char *file = path ? path : "settings";

@@ -1,5 +1,5 @@
 /*
- * settings.h - cloisterd's configuration: cloisterd.toml ([server] and [auth], see
+ * settings.h - cloisterd's configuration: cloisterd.toml ([server], [auth] and [fleet], see
  * packaging/cloisterd.toml for every key), then the command-line flags, which win.
  *
  * Every key is optional and listed once in the key table of settings.c with its type and range;
@@ -35,6 +35,18 @@
 #define SERVER_CONN_LIMIT_CEILING 65536
 #define SERVER_CONN_TIMEOUT_MAX_S 3600
 #define SERVER_HTTP_THREADS_CEILING 64
+/* [fleet]: the monitor (monitor.c). Seconds unless named otherwise. */
+#define FLEET_POLL_INTERVAL_DEFAULT_S 10
+#define FLEET_POLL_INTERVAL_MAX_S 3600
+#define FLEET_JITTER_DEFAULT_PCT 10
+#define FLEET_JITTER_MAX_PCT 50
+#define FLEET_OFFLINE_AFTER_DEFAULT 1 /* consecutive failed polls */
+#define FLEET_OFFLINE_AFTER_MAX 10
+#define FLEET_BACKOFF_MAX_CEILING_S 300 /* default: 3 x poll_interval_s, never more than this */
+#define FLEET_ATTEST_INTERVAL_DEFAULT_S 300
+#define FLEET_ATTEST_INTERVAL_MAX_S 86400
+#define FLEET_CONCURRENT_DEFAULT 256 /* agent requests in flight at once */
+#define FLEET_CONCURRENT_CEILING 4096
 
 struct server_settings {
 	char *config_path; /* NULL when started without --config */
@@ -57,6 +69,15 @@ struct server_settings {
 	long long access_ttl_s, refresh_ttl_s;
 	char *admin_username;
 	char *admin_password_file; /* "" = generate the first admin's password */
+
+	/* [fleet] */
+	bool fleet_enabled;                /* false: no monitor thread (tests of the API alone) */
+	long long fleet_poll_interval_s;   /* 1..FLEET_POLL_INTERVAL_MAX_S */
+	long long fleet_jitter_pct;        /* each next poll at interval +- this percentage */
+	long long fleet_offline_after;     /* consecutive failures before "offline" */
+	long long fleet_backoff_max_s;     /* resolved: never 0 */
+	long long fleet_attest_interval_s; /* evidence re-fetched this often */
+	long long fleet_max_concurrent;
 };
 
 struct server_settings_overrides {

@@ -130,7 +130,7 @@ stop_cloisterd
 python3 - "$T/cloisterd.toml" "$T" <<'PY'
 import sys
 p, t = sys.argv[1], sys.argv[2]
-open(p, "w").write(f'[server]\nstate_dir = "{t}/state"\nallow_get_side_effects = false\n[auth]\nadmin_password_file = "{t}/admin-pw"\n')
+open(p, "w").write(f'[server]\nstate_dir = "{t}/state"\nallow_get_side_effects = false\n[auth]\nadmin_password_file = "{t}/admin-pw"\n[fleet]\nenabled = false\n')
 PY
 start_cloisterd
 ADMIN=$(login admin "$ADMIN_PW")

@@ -49,7 +49,9 @@ fail() {
 [ -x "$CLOISTERD" ] || fail "CLOISTERD=$CLOISTERD is not an executable file"
 
 # write_config [EXTRA_TOML]: $T/cloisterd.toml with the state dir and admin password file; the
-# extra text is appended inside [auth] unless it opens its own tables.
+# extra text is appended inside [auth] unless it opens its own tables. The monitor is off
+# ([fleet] enabled = false: the API tests use addresses nothing answers on, which it would mark
+# offline) unless the extra text has its own [fleet] table.
 write_config() {
 	cat >"$T/cloisterd.toml" <<TOML
 [server]
@@ -58,6 +60,10 @@ state_dir = "$T/state"
 admin_password_file = "$T/admin-pw"
 ${1:-}
 TOML
+	case "${1:-}" in
+	*"[fleet]"*) ;;
+	*) printf '[fleet]\nenabled = false\n' >>"$T/cloisterd.toml" ;;
+	esac
 }
 
 # start_cloisterd [args...]: starts cloisterd with $T/cloisterd.toml (written with defaults when
