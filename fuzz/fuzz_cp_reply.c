@@ -12,11 +12,20 @@
  *   'L' cp_location_id with "/backends/" and "/users/" (a Location header)
  *   'm' cp_backend_update_body with and without overrides (backends update)
  *   'j' cp_json_valid
+ *   'c' cp_cert_parse + cp_cert_render                (GET /certs/{serial})
+ *   'C' cp_cert_list_parse + cp_cert_table            (GET /certs)
+ *   's' cp_serial_reply_parse, cp_download_token_parse, cp_pem_valid (issue, renew, token, PEM)
+ *   'S' cp_services_render                            (the agent's GET /services, proxied)
+ *   'T' cp_service_status_render                      (GET /services/{id}/status)
+ *   'g' cp_service_logs_render                        (GET /services/{id}/logs)
+ *   'G' cp_gpu_render                                 (GET /gpu)
+ *   'o' cp_overview_render                            (GET /overview)
  * Any other mode byte picks one of these by its value, so every input exercises a parser.
  * Beyond memory safety it checks what the CLI promises: rendered text has no control
  * character but '\n' ending each line and is valid UTF-8, parsed strings hold no control
  * character at all, tokens are visible ASCII, an id from Location is a lowercase UUID, and a
- * merged update body is a JSON object with string name and address.
+ * merged update body is a JSON object with string name and address, a serial is lowercase hex,
+ * and a certificate's PEM is printable text.
  */
 #include "cli/client.h"
 #include "cli/cp_reply.h"
@@ -182,9 +191,84 @@ static void check_update(const char *body, size_t len, const char *name, const c
 	free(out);
 }
 
+static void check_cert(const struct cp_cert *c)
+{
+	if (!c->serial || !c->backend_id)
+		abort();
+	const char *f[] = { c->serial, c->backend_id, c->not_before, c->not_after, c->revoked_at };
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+		check_line_text(f[i]);
+	for (const char *p = c->certificate; p && *p; p++)
+		if ((*p < 0x20 && *p != '\n') || *p > 0x7e)
+			abort();
+}
+
+static void fuzz_cert(const char *body, size_t len)
+{
+	struct cp_cert c;
+	if (cp_cert_parse(body, len, &c) == 0) {
+		check_cert(&c);
+		struct util_buf out = { 0 };
+		cp_cert_render(&c, &out);
+		check_rendered(&out);
+	}
+	cp_cert_done(&c);
+}
+
+static void fuzz_cert_list(const char *body, size_t len)
+{
+	struct cp_cert_list l;
+	if (cp_cert_list_parse(body, len, &l) == 0) {
+		if (l.n > CP_PAGE_MAX_ITEMS)
+			abort();
+		for (size_t i = 0; i < l.n; i++)
+			check_cert(&l.items[i]);
+		struct util_buf out = { 0 };
+		cp_cert_table(&l, &out);
+		check_rendered(&out);
+	}
+	cp_cert_list_done(&l);
+}
+
+static void fuzz_small_replies(const char *body, size_t len)
+{
+	char serial[CP_SERIAL_MAX_CHARS + 1];
+	if (cp_serial_reply_parse(body, len, serial) == 0) {
+		if (!cp_serial_valid(serial))
+			abort();
+		for (const char *p = serial; *p; p++)
+			if (*p >= 'A' && *p <= 'F')
+				abort();
+	}
+	char *tok = NULL;
+	if (cp_download_token_parse(body, len, &tok) == 0) {
+		if (!session_token_valid(tok, strlen(tok)))
+			abort();
+		free(tok);
+	} else if (tok) {
+		abort();
+	}
+	if (cp_pem_valid(body, len))
+		for (size_t i = 0; i < len; i++)
+			if ((body[i] < 0x20 && body[i] != '\n') || body[i] > 0x7e)
+				abort();
+}
+
+/* A status renderer: what it printed (possibly nothing: an empty log) is clean lines. */
+static void fuzz_status(int (*render)(const char *, size_t, struct util_buf *), const char *body,
+			size_t len)
+{
+	struct util_buf out = { 0 };
+	if (render(body, len, &out) == 0 && out.len > 0) {
+		check_rendered(&out);
+		return;
+	}
+	free(out.p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char modes[] = "blUutLemj";
+	static const char modes[] = "blUutLemjcCsSTgGo";
 	if (size < 1)
 		return 0;
 	char mode = (char)data[0];
@@ -223,6 +307,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 'j':
 		(void)cp_json_valid(body, len);
+		break;
+	case 'c':
+		fuzz_cert(body, len);
+		break;
+	case 'C':
+		fuzz_cert_list(body, len);
+		break;
+	case 's':
+		fuzz_small_replies(body, len);
+		break;
+	case 'S':
+		fuzz_status(cp_services_render, body, len);
+		break;
+	case 'T':
+		fuzz_status(cp_service_status_render, body, len);
+		break;
+	case 'g':
+		fuzz_status(cp_service_logs_render, body, len);
+		break;
+	case 'G':
+		fuzz_status(cp_gpu_render, body, len);
+		break;
+	case 'o':
+		fuzz_status(cp_overview_render, body, len);
 		break;
 	default: { /* 'e' */
 		struct client_resp r = { .status = 401, .body = body, .len = len };

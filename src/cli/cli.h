@@ -10,9 +10,10 @@
  * the verifier's own inputs (a file, the policy) cannot be read or used.
  * Single-threaded; each cmd_* owns the process while it runs.
  *
- * The control-plane nouns (login, logout, backends, users) share, from cmd_login.c, their
- * global options and one connection to cloisterd (struct cp) that carries the stored
- * session's access token and renews the token pair once when the server says it expired.
+ * The control-plane nouns (login, logout, backends, users, certs, and agent BACKEND_ID)
+ * share, from cmd_login.c, their global options and one connection to cloisterd (struct cp)
+ * that carries the stored session's access token and renews the token pair once when the
+ * server says it expired.
  */
 #ifndef CLOISTER_CLI_H
 #define CLOISTER_CLI_H
@@ -42,6 +43,8 @@ int cmd_logout(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
 /* `cloister users create|list ...`: argv[0] is "users". */
 int cmd_users(int argc, char **argv);
+/* `cloister certs issue|list|get|download|renew|revoke|crl|ca ...`: argv[0] is "certs". */
+int cmd_certs(int argc, char **argv);
 
 /* ---------------------------------------------------------------- control plane (cmd_login.c) */
 

@@ -9,16 +9,24 @@
  * event text are stripped of control characters before they are printed. An upload streams the
  * file through SHA-256 as libcurl pulls it, so the digest covers exactly the bytes that were sent,
  * and is compared with the digest the agent computed over what it stored.
+ *
+ * By backend: when the first word after `agent` is a backend ID (a UUID), the same commands (and
+ * the status ones: status, logs, gpu, overview) go through cloisterd's proxy
+ * (/backends/{id}/...) with the stored session instead (cp_open/cp_send, as `cloister backends`
+ * does); cloisterd reaches the agent over mutual TLS and passes its replies through unchanged,
+ * so the reply handling is the same code. Status replies are rendered by cp_reply.c.
  */
 #include "cli/cli.h"
 
 #include "cli/client.h"
+#include "cli/cp_reply.h"
 #include "cli/limits.h"
 #include "fsx.h"
 #include "json.h"
 #include "secret.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -36,9 +44,15 @@
 
 struct agent_cli {
 	struct client *c;
-	const char *url;
+	const char *url; /* for messages: the agent's URL, or the backend ID */
 	bool json;
+	struct cp *cp;       /* by backend: cloisterd's session (then c is unused) */
+	const char *backend; /* by backend: its ID */
 };
+
+#define BACKEND_PATH_BYTES 96 /* "/backends/<uuid>/uploads/" */
+
+static volatile sig_atomic_t follow_stop;
 
 static const char agent_usage_text[] =
 	"Usage: cloister agent [options] <command> [args]\n"
@@ -222,6 +236,11 @@ out:
  * code (0 for an interrupted stream). */
 static int send_req(struct agent_cli *x, const struct client_req *rq, struct client_resp *r)
 {
+	if (x->cp) {
+		int rc = cp_send(x->cp, rq, r);
+		/* An interrupted follow stream is a normal end, as in the direct mode. */
+		return rc >= 0 && follow_stop ? CLI_EXIT_OK : rc;
+	}
 	char err[CLIENT_ERR_BYTES];
 	int rc = client_do(x->c, rq, r, err, sizeof(err));
 	if (rc == 0)
@@ -241,6 +260,16 @@ static char *escaped_path(const char *prefix, const char *arg)
 	if (!e || asprintf(&path, "%s%s", prefix, e) < 0)
 		return NULL;
 	return path;
+}
+
+/* The agent's path (direct) or cloisterd's proxy path for it ("/backends/<id>" + proxy). */
+static const char *route_of(struct agent_cli *x, char buf[BACKEND_PATH_BYTES], const char *direct,
+			    const char *proxy)
+{
+	if (!x->cp)
+		return direct;
+	snprintf(buf, BACKEND_PATH_BYTES, "/backends/%s%s", x->backend, proxy);
+	return buf;
 }
 
 static bool is_2xx(const struct client_resp *r)
@@ -311,8 +340,6 @@ static int simple_opts(int argc, char **argv, const char *help, int want_args, i
 }
 
 /* ---------------------------------------------------------------- events */
-
-static volatile sig_atomic_t follow_stop;
 
 static void on_sigint(int sig)
 {
@@ -412,8 +439,9 @@ static int cmd_events(struct agent_cli *x, int argc, char **argv)
 
 	/* Text comes from the agent's own /logs formatter, except in follow mode where each NDJSON
 	 * object is checked and formatted here as it arrives. */
-	char path[256];
-	size_t n = (size_t)snprintf(path, sizeof(path), "/api/v1/events");
+	char path[256], base[BACKEND_PATH_BYTES];
+	size_t n = (size_t)snprintf(path, sizeof(path), "%s",
+				    route_of(x, base, "/api/v1/events", "/events"));
 	char sep = '?';
 	if (has_after) {
 		n += (size_t)snprintf(path + n, sizeof(path) - n, "%cafter=%llu", sep,
@@ -525,7 +553,9 @@ static int cmd_action(struct agent_cli *x, int argc, char **argv)
 	int first, rc = simple_opts(argc, argv, action_help, 1, &first);
 	if (rc)
 		return rc == 1 ? CLI_EXIT_OK : rc;
-	_cleanup_free_ char *path = escaped_path("/api/v1/actions/", argv[first]);
+	char base[BACKEND_PATH_BYTES];
+	_cleanup_free_ char *path =
+		escaped_path(route_of(x, base, "/api/v1/actions/", "/actions/"), argv[first]);
 	if (!path) {
 		fputs("cloister: out of memory\n", stderr);
 		return CLI_EXIT_FAIL;
@@ -657,7 +687,9 @@ static int cmd_upload(struct agent_cli *x, int argc, char **argv)
 		fprintf(stderr, "cloister: %s: not a regular file\n", file);
 		return CLI_EXIT_FAIL;
 	}
-	_cleanup_free_ char *path = escaped_path("/api/v1/file-upload/", argv[first]);
+	char base[BACKEND_PATH_BYTES];
+	_cleanup_free_ char *path =
+		escaped_path(route_of(x, base, "/api/v1/file-upload/", "/uploads/"), argv[first]);
 	struct upload_src u = { .fd = fd, .size = (uint64_t)st.st_size, .md = EVP_MD_CTX_new() };
 	if (!path || !u.md || EVP_DigestInit_ex(u.md, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(u.md);
@@ -816,6 +848,241 @@ static int cmd_health(struct agent_cli *x, int argc, char **argv)
 	return healthy ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
+/* ---------------------------------------------------------------- status (by backend) */
+
+/* GETs path through the proxy and prints the reply with render (or as received with --json). */
+static int show_status(struct agent_cli *x, const char *path,
+		       int (*render)(const char *body, size_t len, struct util_buf *out))
+{
+	struct client_req rq = { .method = "GET", .path = path };
+	struct client_resp r;
+	int rc = send_req(x, &rq, &r);
+	if (rc >= 0)
+		return rc;
+	if (!is_2xx(&r)) {
+		rc = http_fail(&r);
+	} else if (x->json) {
+		rc = cp_json_valid(r.body, r.len) ? (print_raw_json(&r), CLI_EXIT_OK)
+						  : cp_bad_reply(x->cp, "not JSON");
+	} else {
+		struct util_buf b = { 0 };
+		int e = render(r.body, r.len, &b);
+		if (e == -ENOMEM || b.oom) {
+			fputs("cloister: out of memory\n", stderr);
+			rc = CLI_EXIT_FAIL;
+		} else if (e < 0) {
+			rc = cp_bad_reply(x->cp, "not the agent's status reply");
+		} else {
+			fwrite(b.p ? b.p : "", 1, b.len, stdout);
+			rc = CLI_EXIT_OK;
+		}
+		free(b.p);
+	}
+	client_resp_done(&r);
+	return rc;
+}
+
+static const char status_help[] =
+	"Usage: cloister agent BACKEND_ID status [SERVICE]\n"
+	"\n"
+	"Without SERVICE, lists the services the agent reports on (GET /services); with it,\n"
+	"shows that service's systemd state (GET /services/SERVICE/status).\n";
+
+static int cmd_status(struct agent_cli *x, int argc, char **argv)
+{
+	static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+	int opt;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(status_help, stdout);
+			return CLI_EXIT_OK;
+		}
+		fputs(status_help, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (argc - optind > 1)
+		return cli_usage_error(status_help, "unexpected argument '%s'", argv[optind + 1]);
+	char base[BACKEND_PATH_BYTES];
+	if (argc - optind == 0)
+		return show_status(x, route_of(x, base, "/services", "/services"),
+				   cp_services_render);
+	_cleanup_free_ char *e = client_escape(argv[optind], strlen(argv[optind]));
+	_cleanup_free_ char *path = NULL;
+	if (!e ||
+	    asprintf(&path, "%s/%s/status", route_of(x, base, "/services", "/services"), e) < 0) {
+		path = NULL;
+		fputs("cloister: out of memory\n", stderr);
+		return CLI_EXIT_FAIL;
+	}
+	return show_status(x, path, cp_service_status_render);
+}
+
+static const char logs_help[] =
+	"Usage: cloister agent BACKEND_ID logs SERVICE [--lines N] [--since-minutes N]\n"
+	"\n"
+	"Prints the newest journal lines of SERVICE (GET /services/SERVICE/logs); the agent\n"
+	"clamps --lines to its log_lines_max.\n";
+
+static int cmd_logs(struct agent_cli *x, int argc, char **argv)
+{
+	static const struct option lo[] = { { "lines", required_argument, NULL, 'l' },
+					    { "since-minutes", required_argument, NULL, 's' },
+					    { "help", no_argument, NULL, 'h' },
+					    { 0 } };
+	uint64_t lines = 0, since = 0;
+	bool has_lines = false, has_since = false;
+	int opt;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			if (util_parse_u64(optarg, 1000000, &lines) < 0 || lines == 0)
+				return cli_usage_error(
+					logs_help, "--lines wants 1 to 1000000, not '%s'", optarg);
+			has_lines = true;
+			break;
+		case 's':
+			if (util_parse_u64(optarg, 1000000, &since) < 0 || since == 0)
+				return cli_usage_error(
+					logs_help, "--since-minutes wants 1 to 1000000, not '%s'",
+					optarg);
+			has_since = true;
+			break;
+		case 'h':
+			fputs(logs_help, stdout);
+			return CLI_EXIT_OK;
+		default:
+			fputs(logs_help, stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(
+			logs_help, argc - optind ? "unexpected argument '%s'" : "missing SERVICE%s",
+			argc - optind ? argv[optind + 1] : "");
+	char base[BACKEND_PATH_BYTES], query[64] = "";
+	size_t qn = 0;
+	if (has_lines)
+		qn += (size_t)snprintf(query + qn, sizeof(query) - qn, "?lines=%llu",
+				       (unsigned long long)lines);
+	if (has_since)
+		snprintf(query + qn, sizeof(query) - qn, "%csince_minutes=%llu", qn ? '&' : '?',
+			 (unsigned long long)since);
+	_cleanup_free_ char *e = client_escape(argv[optind], strlen(argv[optind]));
+	_cleanup_free_ char *path = NULL;
+	if (!e || asprintf(&path, "%s/%s/logs%s", route_of(x, base, "/services", "/services"), e,
+			   query) < 0) {
+		path = NULL;
+		fputs("cloister: out of memory\n", stderr);
+		return CLI_EXIT_FAIL;
+	}
+	return show_status(x, path, cp_service_logs_render);
+}
+
+static const char gpu_help[] = "Usage: cloister agent BACKEND_ID gpu\n"
+			       "\n"
+			       "Shows the agent's GPUs (GET /gpu, from nvidia-smi -q -x).\n";
+static const char overview_help[] =
+	"Usage: cloister agent BACKEND_ID overview\n"
+	"\n"
+	"Shows the agent's overview (GET /overview): its status, its services and the GPU\n"
+	"command's result.\n";
+
+static int cmd_gpu(struct agent_cli *x, int argc, char **argv)
+{
+	int first, rc = simple_opts(argc, argv, gpu_help, 0, &first);
+	if (rc)
+		return rc == 1 ? CLI_EXIT_OK : rc;
+	char base[BACKEND_PATH_BYTES];
+	return show_status(x, route_of(x, base, "/gpu", "/gpu"), cp_gpu_render);
+}
+
+static int cmd_overview(struct agent_cli *x, int argc, char **argv)
+{
+	int first, rc = simple_opts(argc, argv, overview_help, 0, &first);
+	if (rc)
+		return rc == 1 ? CLI_EXIT_OK : rc;
+	char base[BACKEND_PATH_BYTES];
+	return show_status(x, route_of(x, base, "/overview", "/overview"), cp_overview_render);
+}
+
+/* ---------------------------------------------------------------- by backend */
+
+static const char backend_usage_text[] =
+	"Usage: cloister agent BACKEND_ID [options] <command> [args]\n"
+	"\n"
+	"Operates the agent of a backend through cloisterd's proxy, with the session of\n"
+	"`cloister login` (cloisterd reaches the agent over mutual TLS).\n"
+	"\n"
+	"Options (before the command):\n"
+	"  --server URL        cloisterd's URL (env CLOISTER_SERVER; default: the session's)\n"
+	"  --cacert FILE       trust the CA certificates in FILE (PEM) for https\n"
+	"  --timeout SECONDS   limit for each request (default 60, 0 = none; follow has none)\n"
+	"  --json              print the agent's JSON replies\n"
+	"\n"
+	"Commands:\n"
+	"  events [--after N] [--limit N] [--follow]   list (or follow) the agent's events\n"
+	"  action NAME                                 run an action (exits with its exit code)\n"
+	"  upload NAME FILE                            stream FILE to the upload NAME (64 MiB at\n"
+	"                                              most); checks SHA-256\n"
+	"  status [SERVICE]                            the services, or one service's state\n"
+	"  logs SERVICE [--lines N] [--since-minutes N]  a service's journal lines\n"
+	"  gpu                                         the GPUs\n"
+	"  overview                                    status, services and GPU at once\n";
+
+static const struct {
+	const char *name;
+	int (*run)(struct agent_cli *x, int argc, char **argv);
+} backend_commands[] = {
+	{ "events", cmd_events },     { "action", cmd_action }, { "upload", cmd_upload },
+	{ "status", cmd_status },     { "logs", cmd_logs },     { "gpu", cmd_gpu },
+	{ "overview", cmd_overview },
+};
+
+/* argv[0] is the backend ID. */
+static int agent_by_backend(int argc, char **argv)
+{
+	char id[CP_UUID_CHARS + 1];
+	for (size_t i = 0; i <= CP_UUID_CHARS; i++)
+		id[i] = (char)tolower((unsigned char)argv[0][i]);
+	struct cp_opts o;
+	cp_opts_init(&o);
+	static const struct option lo[] = { CP_GLOBAL_LONGOPTS, { 0 } };
+	int opt;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		int rc = cp_opts_handle(&o, opt, optarg, backend_usage_text);
+		if (rc >= 0)
+			return rc;
+	}
+	if (optind >= argc)
+		return cli_usage_error(backend_usage_text, "missing command");
+	const char *name = argv[optind];
+	int (*run)(struct agent_cli *, int, char **) = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(backend_commands); i++)
+		if (strcmp(backend_commands[i].name, name) == 0)
+			run = backend_commands[i].run;
+	if (!run)
+		return cli_usage_error(backend_usage_text,
+				       "unknown command '%s' for an agent reached by backend",
+				       name);
+	struct agent_cli x = { .url = id, .json = o.json, .backend = id };
+	/* `--help` of a command works without a session. */
+	bool help = false;
+	for (int i = optind + 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		help = help || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+	if (!help) {
+		int rc = cp_open(&o, &x.cp);
+		if (rc)
+			return rc;
+	}
+	int rc = run(&x, argc - optind, argv + optind);
+	if (x.cp)
+		cp_close(x.cp);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- entry */
 
 struct agent_command {
@@ -856,6 +1123,9 @@ int cmd_agent(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	/* `cloister agent BACKEND_ID ...`: through cloisterd (an agent's URL never is a UUID). */
+	if (argc >= 2 && cp_uuid_valid(argv[1]))
+		return agent_by_backend(argc - 1, argv + 1);
 	struct client_opts co = { .user = "admin", .timeout_s = CLI_TIMEOUT_DEFAULT_S };
 	const char *url = getenv("CLOISTER_AGENT_URL");
 	const char *pwfile = getenv("CLOISTER_AGENT_PASSWORD_FILE");

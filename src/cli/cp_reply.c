@@ -542,3 +542,437 @@ int cp_backend_update_body(const char *body, size_t len, const char *name, const
 	json_decref(dst);
 	return rc;
 }
+
+/* ---------------------------------------------------------------- certificates */
+
+bool cp_serial_valid(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (n >= CP_SERIAL_MAX_CHARS || !isxdigit((unsigned char)s[n]))
+			return false;
+	return n > 0;
+}
+
+int cp_serial_reply_parse(const char *body, size_t len, char out[CP_SERIAL_MAX_CHARS + 1])
+{
+	out[0] = '\0';
+	json_t *doc = load(body, len, 0);
+	json_t *v = json_object_get(doc, "serial_number");
+	int rc = -EPROTO;
+	if (json_is_string(v) && cp_serial_valid(json_string_value(v))) {
+		const char *s = json_string_value(v);
+		size_t i = 0;
+		for (; s[i]; i++)
+			out[i] = (char)tolower((unsigned char)s[i]);
+		out[i] = '\0';
+		rc = 0;
+	}
+	json_decref(doc);
+	return rc;
+}
+
+int cp_download_token_parse(const char *body, size_t len, char **token)
+{
+	*token = NULL;
+	json_t *doc = load(body, len, 0);
+	json_t *v = json_object_get(doc, "token");
+	int rc = -EPROTO;
+	if (json_is_string(v) && session_token_valid(json_string_value(v), json_string_length(v))) {
+		*token = strdup(json_string_value(v));
+		rc = *token ? 0 : -ENOMEM;
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* Printable ASCII lines only (what PEM is): nothing in it can drive a terminal. */
+static bool pem_text(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch != '\n' && (ch < 0x20 || ch > 0x7e))
+			return false;
+	}
+	return true;
+}
+
+bool cp_pem_valid(const char *body, size_t len)
+{
+	static const char begin[] = "-----BEGIN ";
+	if (!body || !pem_text(body, len) || len < sizeof(begin) - 1)
+		return false;
+	if (memcmp(body, begin, sizeof(begin) - 1) == 0)
+		return true;
+	for (size_t i = 0; i + sizeof(begin) <= len; i++)
+		if (body[i] == '\n' && memcmp(body + i + 1, begin, sizeof(begin) - 1) == 0)
+			return true;
+	return false;
+}
+
+void cp_cert_done(struct cp_cert *c)
+{
+	if (!c)
+		return;
+	free(c->serial);
+	free(c->backend_id);
+	free(c->not_before);
+	free(c->not_after);
+	free(c->revoked_at);
+	free(c->certificate);
+	*c = (struct cp_cert){ 0 };
+}
+
+static int cert_from(json_t *o, struct cp_cert *c)
+{
+	*c = (struct cp_cert){ 0 };
+	if (!json_is_object(o))
+		return -EPROTO;
+	struct {
+		const char *key;
+		char **slot;
+	} f[] = {
+		{ "serial_number", &c->serial },  { "backend_id", &c->backend_id },
+		{ "not_before", &c->not_before }, { "not_after", &c->not_after },
+		{ "revoked_at", &c->revoked_at },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+		if (clean_copy(json_object_get(o, f[i].key), f[i].slot) < 0) {
+			cp_cert_done(c);
+			return -ENOMEM;
+		}
+	}
+	json_t *pem = json_object_get(o, "certificate");
+	if (json_is_string(pem) && pem_text(json_string_value(pem), json_string_length(pem)) &&
+	    strlen(json_string_value(pem)) == json_string_length(pem) &&
+	    !(c->certificate = strdup(json_string_value(pem)))) {
+		cp_cert_done(c);
+		return -ENOMEM;
+	}
+	c->revoked = json_is_true(json_object_get(o, "revoked"));
+	c->key_available = json_is_true(json_object_get(o, "key_available"));
+	if (!c->serial || !c->backend_id) {
+		cp_cert_done(c);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int cp_cert_parse(const char *body, size_t len, struct cp_cert *c)
+{
+	json_t *doc = load(body, len, 0);
+	int rc = cert_from(doc, c);
+	json_decref(doc);
+	return rc;
+}
+
+int cp_cert_render(const struct cp_cert *c, struct util_buf *out)
+{
+	const struct {
+		const char *key, *val;
+	} f[] = {
+		{ "serial", c->serial },
+		{ "backend", c->backend_id },
+		{ "not_before", c->not_before },
+		{ "not_after", c->not_after },
+		{ "revoked", c->revoked ? "yes" : "no" },
+		{ "revoked_at", c->revoked_at },
+		{ "key", c->key_available ? "available (not downloaded yet)" : "not held" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+		if (f[i].val)
+			put_fmt(out, "%-12s %s\n", f[i].key, f[i].val);
+	if (c->certificate && c->certificate[0]) {
+		put_str(out, c->certificate);
+		if (c->certificate[strlen(c->certificate) - 1] != '\n')
+			put_str(out, "\n");
+	}
+	return out->oom ? -ENOMEM : 0;
+}
+
+void cp_cert_list_done(struct cp_cert_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		cp_cert_done(&l->items[i]);
+	free(l->items);
+	*l = (struct cp_cert_list){ 0 };
+}
+
+int cp_cert_list_parse(const char *body, size_t len, struct cp_cert_list *l)
+{
+	*l = (struct cp_cert_list){ 0 };
+	json_t *doc = load(body, len, 0), *arr;
+	int rc = page_from(doc, "certificates", &l->total, &l->limit, &l->offset, &arr);
+	size_t n = rc == 0 ? json_array_size(arr) : 0;
+	if (n > 0 && !(l->items = calloc(n, sizeof(*l->items))))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = cert_from(json_array_get(arr, i), &l->items[i]);
+		if (rc == 0)
+			l->n++;
+	}
+	json_decref(doc);
+	if (rc < 0)
+		cp_cert_list_done(l);
+	return rc;
+}
+
+int cp_cert_table(const struct cp_cert_list *l, struct util_buf *out)
+{
+	enum { NCOL = 5 };
+	struct cell *cells = calloc((l->n + 1) * NCOL, sizeof(*cells));
+	if (!cells)
+		return -ENOMEM;
+	static const char *const head[NCOL] = { "SERIAL", "BACKEND", "NOT_AFTER", "REVOKED",
+						"KEY" };
+	for (size_t c = 0; c < NCOL; c++)
+		cells[c] = mkcell(head[c], 0);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct cp_cert *x = &l->items[i];
+		struct cell *row = &cells[(i + 1) * NCOL];
+		row[0] = mkcell(x->serial, 0);
+		row[1] = mkcell(x->backend_id, 0);
+		row[2] = mkcell(x->not_after, 0);
+		row[3] = mkcell(x->revoked ? "yes" : "no", 0);
+		row[4] = mkcell(x->key_available ? "available" : "-", 0);
+	}
+	render_table(out, cells, l->n, NCOL);
+	free(cells);
+	put_fmt(out, "%zu of %llu\n", l->n, (unsigned long long)l->total);
+	return out->oom ? -ENOMEM : 0;
+}
+
+/* ---------------------------------------------------------------- agent status replies */
+
+/* The strings one renderer made, freed together. */
+struct strs {
+	char **v;
+	size_t n, cap;
+	bool oom;
+};
+
+static const char *strs_keep(struct strs *s, char *p)
+{
+	if (!p) {
+		s->oom = true;
+		return NULL;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		char **nv = realloc(s->v, cap * sizeof(*nv));
+		if (!nv) {
+			free(p);
+			s->oom = true;
+			return NULL;
+		}
+		s->v = nv;
+		s->cap = cap;
+	}
+	s->v[s->n++] = p;
+	return p;
+}
+
+static void strs_free(struct strs *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	*s = (struct strs){ 0 };
+}
+
+/* A value as one clean cell: strings cleaned, integers and reals printed, booleans yes/no;
+ * NULL for null, absent and containers. */
+static const char *text_of(struct strs *s, json_t *v)
+{
+	char buf[64];
+	if (json_is_string(v)) {
+		char *c = NULL;
+		if (clean_copy(v, &c) < 0) {
+			s->oom = true;
+			return NULL;
+		}
+		return strs_keep(s, c);
+	}
+	if (json_is_integer(v))
+		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, sizeof(buf), "%.1f", json_real_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, sizeof(buf), "%s", json_is_true(v) ? "yes" : "no");
+	else
+		return NULL;
+	return strs_keep(s, strdup(buf));
+}
+
+/* o[a][b] (b may be NULL). */
+static json_t *path2(json_t *o, const char *a, const char *b)
+{
+	json_t *v = json_object_get(o, a);
+	return b ? json_object_get(v, b) : v;
+}
+
+/* A table from an array of objects: column c is text_of(path2(item, keys[c][0], keys[c][1])).
+ * At most 8 columns (render_table's). */
+static int object_table(struct util_buf *out, json_t *arr, const char *const *head,
+			const char *const (*keys)[2], size_t ncol)
+{
+	size_t n = json_array_size(arr);
+	if (n > CP_PAGE_MAX_ITEMS)
+		return -E2BIG;
+	struct cell *cells = calloc((n + 1) * ncol, sizeof(*cells));
+	if (!cells)
+		return -ENOMEM;
+	struct strs s = { 0 };
+	for (size_t c = 0; c < ncol; c++)
+		cells[c] = mkcell(head[c], 0);
+	for (size_t i = 0; i < n; i++) {
+		json_t *it = json_array_get(arr, i);
+		for (size_t c = 0; c < ncol; c++)
+			cells[(i + 1) * ncol + c] =
+				mkcell(text_of(&s, path2(it, keys[c][0], keys[c][1])),
+				       CP_NAME_COLUMN_MAX_CHARS);
+	}
+	if (!s.oom)
+		render_table(out, cells, n, ncol);
+	free(cells);
+	bool oom = s.oom;
+	strs_free(&s);
+	return oom || out->oom ? -ENOMEM : 0;
+}
+
+int cp_services_render(const char *body, size_t len, struct util_buf *out)
+{
+	json_t *doc = load(body, len, 0);
+	json_t *arr = json_object_get(doc, "services");
+	int rc = -EPROTO;
+	if (json_is_array(arr)) {
+		static const char *const head[] = { "ID", "UNIT", "DESCRIPTION" };
+		static const char *const keys[][2] = { { "id", NULL },
+						       { "unit", NULL },
+						       { "description", NULL } };
+		rc = object_table(out, arr, head, keys, ARRAY_SIZE(head));
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* "key  value" lines of the named members of o (absent ones skipped). */
+static void kv_lines(struct util_buf *out, struct strs *s, json_t *o, const char *const *keys,
+		     size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *v = text_of(s, json_object_get(o, keys[i]));
+		if (v)
+			put_fmt(out, "%-16s %s\n", keys[i], v);
+	}
+}
+
+int cp_service_status_render(const char *body, size_t len, struct util_buf *out)
+{
+	json_t *doc = load(body, len, 0);
+	json_t *svc = json_object_get(doc, "service"), *st = json_object_get(doc, "status");
+	int rc = -EPROTO;
+	if (json_is_object(svc) && json_is_object(st)) {
+		struct strs s = { 0 };
+		static const char *const sk[] = { "id", "unit", "description" };
+		static const char *const stk[] = { "load_state",      "active_state", "sub_state",
+						   "unit_file_state", "main_pid",     "exit_code",
+						   "exit_status" };
+		kv_lines(out, &s, svc, sk, ARRAY_SIZE(sk));
+		kv_lines(out, &s, st, stk, ARRAY_SIZE(stk));
+		const char *h = text_of(&s, json_object_get(doc, "healthy"));
+		if (h)
+			put_fmt(out, "%-16s %s\n", "healthy", h);
+		rc = s.oom || out->oom ? -ENOMEM : 0;
+		strs_free(&s);
+	}
+	json_decref(doc);
+	return rc;
+}
+
+int cp_service_logs_render(const char *body, size_t len, struct util_buf *out)
+{
+	json_t *doc = load(body, len, 0);
+	json_t *arr = json_object_get(doc, "logs");
+	int rc = -EPROTO;
+	if (json_is_array(arr)) {
+		rc = 0;
+		for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
+			char *line = NULL;
+			if (clean_copy(json_array_get(arr, i), &line) < 0)
+				rc = -ENOMEM;
+			else if (line)
+				put_fmt(out, "%s\n", line);
+			free(line);
+		}
+		if (rc == 0 && out->oom)
+			rc = -ENOMEM;
+	}
+	json_decref(doc);
+	return rc;
+}
+
+int cp_gpu_render(const char *body, size_t len, struct util_buf *out)
+{
+	json_t *doc = load(body, len, 0);
+	json_t *arr = json_object_get(doc, "gpus");
+	int rc = -EPROTO;
+	if (json_is_array(arr)) {
+		struct strs s = { 0 };
+		const char *drv = text_of(&s, json_object_get(doc, "driver_version"));
+		const char *cuda = text_of(&s, json_object_get(doc, "cuda_version"));
+		put_fmt(out, "driver %s  cuda %s  gpus %zu\n", drv ? drv : "-", cuda ? cuda : "-",
+			json_array_size(arr));
+		static const char *const head[] = { "INDEX",         "NAME",      "UUID",
+						    "TEMP_C",        "GPU_UTIL%", "MEM_USED_MIB",
+						    "MEM_TOTAL_MIB", "POWER_W" };
+		static const char *const keys[][2] = {
+			{ "index", NULL },
+			{ "name", NULL },
+			{ "uuid", NULL },
+			{ "temperature_c", NULL },
+			{ "utilization", "gpu_pct" },
+			{ "memory", "used_mib" },
+			{ "memory", "total_mib" },
+			{ "power", "draw_w" },
+		};
+		rc = s.oom ? -ENOMEM : object_table(out, arr, head, keys, ARRAY_SIZE(head));
+		strs_free(&s);
+	}
+	json_decref(doc);
+	return rc;
+}
+
+int cp_overview_render(const char *body, size_t len, struct util_buf *out)
+{
+	json_t *doc = load(body, len, 0);
+	json_t *st = json_object_get(doc, "status"), *arr = json_object_get(doc, "services");
+	int rc = -EPROTO;
+	if (json_is_string(st)) {
+		struct strs s = { 0 };
+		const char *status = text_of(&s, st);
+		const char *ts = text_of(&s, json_object_get(doc, "timestamp"));
+		put_fmt(out, "status %s\n", status ? status : "-");
+		if (ts)
+			put_fmt(out, "timestamp %s\n", ts);
+		json_t *gpu = json_object_get(doc, "gpu");
+		const char *gs = text_of(&s, json_object_get(gpu, "status"));
+		put_fmt(out, "gpu %s\n", json_is_object(gpu) ? (gs ? gs : "-") : "none");
+		rc = s.oom ? -ENOMEM : 0;
+		strs_free(&s);
+		if (rc == 0 && json_is_array(arr)) {
+			static const char *const head[] = { "SERVICE", "UNIT", "ACTIVE", "SUB",
+							    "HEALTHY" };
+			static const char *const keys[][2] = { { "service", "id" },
+							       { "service", "unit" },
+							       { "status", "active_state" },
+							       { "status", "sub_state" },
+							       { "healthy", NULL } };
+			rc = object_table(out, arr, head, keys, ARRAY_SIZE(head));
+		}
+	}
+	json_decref(doc);
+	return rc;
+}

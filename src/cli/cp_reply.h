@@ -1,10 +1,11 @@
 /*
  * cp_reply.h - the CLI's parsers and renderers of cloisterd replies: the token pair, a backend
  * and a page of backends, a user and a page of users, the id named by a Location header, the
- * "token expired" test, and the merged body `cloister backends update` PUTs back.
+ * "token expired" test, the merged body `cloister backends update` PUTs back, certificates
+ * (cmd_certs.c), and the agent's status replies passed through cloisterd's proxy (cmd_agent.c).
  *
- * Used by cmd_login.c, cmd_backends.c and cmd_users.c; fuzz/fuzz_cp_reply.c runs them without
- * a network. They are pure functions of the bytes cloisterd sent, which may be a compromised or
+ * Used by cmd_login.c, cmd_backends.c, cmd_users.c, cmd_certs.c and cmd_agent.c;
+ * fuzz/fuzz_cp_reply.c runs them without a network. They are pure functions of the bytes cloisterd sent, which may be a compromised or
  * simply wrong server: every string they keep has had its control characters, tabs and
  * newlines replaced (one value is one table cell or one line), a value of the wrong type is a
  * protocol error (-EPROTO) when the CLI needs it and absent otherwise, and nothing they print
@@ -113,5 +114,67 @@ int cp_backend_update_body(const char *body, size_t len, const char *name, const
 /* True when body is one JSON value (duplicate keys refused, nothing after it): what --json
  * checks before printing a reply as received. */
 bool cp_json_valid(const char *body, size_t len);
+
+/* ---------------------------------------------------------------- certificates (issue 7) */
+
+#define CP_SERIAL_MAX_CHARS 40 /* cloisterd's serials: lowercase hex, at most 160 bits */
+
+/* 1..CP_SERIAL_MAX_CHARS hex digits (either case). */
+bool cp_serial_valid(const char *s);
+
+/* {"serial_number":"<hex>"} (issue, renew): the serial lowercased into out. 0 or -EPROTO. */
+int cp_serial_reply_parse(const char *body, size_t len, char out[CP_SERIAL_MAX_CHARS + 1]);
+
+/* {"token":"..."} (download token): a token session_token_valid() accepts. Returns 0 with
+ * *token (caller frees), -EPROTO, -ENOMEM. */
+int cp_download_token_parse(const char *body, size_t len, char **token);
+
+struct cp_cert {
+	/* serial and backend_id are never NULL after a successful parse. */
+	char *serial, *backend_id, *not_before, *not_after, *revoked_at;
+	/* The PEM text as sent, only when it is printable ASCII lines; else NULL. */
+	char *certificate;
+	bool revoked, key_available;
+};
+
+struct cp_cert_list {
+	uint64_t total, limit, offset;
+	size_t n;
+	struct cp_cert *items;
+};
+
+/* A certificate object (GET /certs/{serial}, revoke). 0, -EPROTO, -ENOMEM. */
+int cp_cert_parse(const char *body, size_t len, struct cp_cert *c);
+void cp_cert_done(struct cp_cert *c);
+/* "key  value" lines, then the PEM when there is one. 0 or -ENOMEM. */
+int cp_cert_render(const struct cp_cert *c, struct util_buf *out);
+/* {"total","limit","offset","certificates":[...]}. 0, -EPROTO, -E2BIG, -ENOMEM. */
+int cp_cert_list_parse(const char *body, size_t len, struct cp_cert_list *l);
+void cp_cert_list_done(struct cp_cert_list *l);
+/* The table SERIAL BACKEND NOT_AFTER REVOKED KEY and "N of TOTAL". 0 or -ENOMEM. */
+int cp_cert_table(const struct cp_cert_list *l, struct util_buf *out);
+
+/* True when body is PEM text: printable ASCII lines with a "-----BEGIN " line. */
+bool cp_pem_valid(const char *body, size_t len);
+
+/* ---------------------------------------------------------------- agent replies via the proxy */
+
+/*
+ * Renderers of the agent's status replies as `cloister agent <backend> ...` prints them (the
+ * agent's JSON is passed through cloisterd unchanged, so these read the sek8s shapes). Each
+ * returns 0, -EPROTO when the reply lacks the member it is about, -E2BIG past
+ * CP_PAGE_MAX_ITEMS entries, or -ENOMEM; numbers and booleans are shown as text, strings
+ * cleaned like every other value here.
+ *   cp_services_render        GET /services: table ID UNIT DESCRIPTION
+ *   cp_service_status_render  GET /services/{id}/status: "key  value" lines
+ *   cp_service_logs_render    GET /services/{id}/logs: one line per log line
+ *   cp_gpu_render             GET /gpu: a driver line and a table of GPUs
+ *   cp_overview_render        GET /overview: status, a table of services, the GPU command
+ */
+int cp_services_render(const char *body, size_t len, struct util_buf *out);
+int cp_service_status_render(const char *body, size_t len, struct util_buf *out);
+int cp_service_logs_render(const char *body, size_t len, struct util_buf *out);
+int cp_gpu_render(const char *body, size_t len, struct util_buf *out);
+int cp_overview_render(const char *body, size_t len, struct util_buf *out);
 
 #endif

@@ -21,6 +21,7 @@ static void usage(FILE *f)
 	      "Nouns:\n"
 	      "  agent    operate a cloister-agent (or flashbots system-api) directly:\n"
 	      "           events, log, action, upload, set-password, health\n"
+	      "           (`cloister agent BACKEND_ID ...`: through cloisterd's proxy)\n"
 	      "  attest   verify AMD SEV-SNP evidence offline: verify\n"
 	      "  policy   fill an attestation policy file: measurement, hostdata\n"
 	      "\n"
@@ -30,6 +31,7 @@ static void usage(FILE *f)
 	      "  logout   forget the stored session\n"
 	      "  backends create, list, get, update, delete, terminate, info\n"
 	      "  users    create, list (admins)\n"
+	      "  certs    issue, list, get, download, renew, revoke, crl, ca\n"
 	      "\n"
 	      "Run `cloister <noun> --help` for the noun's options and commands.\n"
 	      "Exit status: 0 ok, 1 refused or failed, 2 no usable reply (connection, TLS,\n"
@@ -80,6 +82,8 @@ int main(int argc, char **argv)
 		cmd = cmd_backends;
 	else if (strcmp(noun, "users") == 0)
 		cmd = cmd_users;
+	else if (strcmp(noun, "certs") == 0)
+		cmd = cmd_certs;
 	if (!cmd) {
 		fprintf(stderr, "cloister: unknown noun '%s'\n", noun);
 		usage(stderr);
