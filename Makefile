@@ -4,7 +4,8 @@
 #   make test     install deps, build, unit + integration tests + fuzz corpus replay
 #   make asan     the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz     libFuzzer on every harness (FUZZ_SECONDS each, default 60)
-#   make bench    benchmarks against nginx and the sqlite3 CLI (results: docs/benchmarks.md)
+#   make bench    benchmarks: agent vs nginx, verification vs openssl, backends vs sqlite3,
+#                 a monitoring sweep over 1,000 backends (results: docs/benchmarks.md)
 #   make lint     clang-format check, cppcheck, banned functions
 MESON ?= meson
 BUILD ?= build
@@ -48,6 +49,7 @@ bench: all
 	./scripts/install-deps --bench
 	./bench/run $(BUILD)
 	./bench/control_plane $(BUILD)
+	./bench/fleet_sweep $(BUILD)
 
 lint:
 	./scripts/lint
