@@ -54,6 +54,25 @@ void util_rfc3339(char *buf, int64_t unix_ns);
 /* Go time.RFC3339Nano in UTC: fraction with trailing zeros removed, none when zero. */
 void util_rfc3339_nano(char *buf, int64_t unix_ns);
 
+/* Little-endian integers from a byte buffer (binary formats: SEV-SNP reports, TDX quotes). */
+static inline uint16_t util_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t util_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t util_le64(const uint8_t *p)
+{
+	return (uint64_t)util_le32(p) | (uint64_t)util_le32(p + 4) << 32;
+}
+
+/* Formats a message into err (when err is non-NULL and errlen > 0) and returns rc: the one-line
+ * "fail with a reason" of the parsers. */
+int util_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Parses an unsigned decimal integer that fills the whole string (no sign, no spaces, no
  * leading '+'), at most max. Returns 0 or -EINVAL / -ERANGE. */
 int util_parse_u64(const char *s, uint64_t max, uint64_t *out);

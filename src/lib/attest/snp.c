@@ -71,28 +71,6 @@
 
 #define AMD_OID_PREFIX "1.3.6.1.4.1.3704.1."
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-						      const char *fmt, ...)
-{
-	if (err && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 __attribute__((format(printf, 3, 4))) static void
 verdict_set(struct snp_verdict *v, enum snp_reason r, const char *fmt, ...)
 {
@@ -214,7 +192,7 @@ static int check_mbz(const uint8_t *p, size_t base, uint32_t version, struct mbz
 {
 	for (uint32_t i = r.lo; i < r.hi; i++)
 		if (p[i])
-			return fail(
+			return util_errf(
 				err, errlen, -EINVAL,
 				"malformed at offset 0x%zx: reserved byte is 0x%02x, must be zero "
 				"(0x%x..0x%x in a version %u report)",
@@ -226,35 +204,39 @@ static int check_mbz(const uint8_t *p, size_t base, uint32_t version, struct mbz
 static int parse_report(const uint8_t *p, size_t base, struct snp_report *out, char *err,
 			size_t errlen)
 {
-	uint32_t version = le32(p);
+	uint32_t version = util_le32(p);
 	if (version < 2 || version > 5)
-		return fail(err, errlen, -ENOTSUP,
-			    "unsupported at offset 0x%zx: report version %u (supported: 2 to 5)",
-			    base, version);
-	uint32_t algo = le32(p + 0x34);
+		return util_errf(
+			err, errlen, -ENOTSUP,
+			"unsupported at offset 0x%zx: report version %u (supported: 2 to 5)", base,
+			version);
+	uint32_t algo = util_le32(p + 0x34);
 	if (algo != 1)
-		return fail(err, errlen, -ENOTSUP,
-			    "unsupported at offset 0x%zx: signature algorithm %u (supported: 1, "
-			    "ECDSA P-384 with SHA-384)",
-			    base + 0x34, algo);
-	uint64_t policy = le64(p + 0x08);
+		return util_errf(
+			err, errlen, -ENOTSUP,
+			"unsupported at offset 0x%zx: signature algorithm %u (supported: 1, "
+			"ECDSA P-384 with SHA-384)",
+			base + 0x34, algo);
+	uint64_t policy = util_le64(p + 0x08);
 	if (!(policy & (1ull << 17)))
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset 0x%zx: policy 0x%llx has bit 17 clear (reserved, "
-			    "must be 1)",
-			    base + 0x08, (unsigned long long)policy);
-	uint32_t vmpl = le32(p + 0x30);
+		return util_errf(
+			err, errlen, -EINVAL,
+			"malformed at offset 0x%zx: policy 0x%llx has bit 17 clear (reserved, "
+			"must be 1)",
+			base + 0x08, (unsigned long long)policy);
+	uint32_t vmpl = util_le32(p + 0x30);
 	if (vmpl > 3)
-		return fail(err, errlen, -EINVAL, "malformed at offset 0x%zx: VMPL %u (want 0..3)",
-			    base + 0x30, vmpl);
-	uint32_t flags = le32(p + 0x48);
+		return util_errf(err, errlen, -EINVAL,
+				 "malformed at offset 0x%zx: VMPL %u (want 0..3)", base + 0x30,
+				 vmpl);
+	uint32_t flags = util_le32(p + 0x48);
 	if (flags >> 5)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset 0x%zx: flags 0x%x set reserved bits 5-31",
-			    base + 0x48, flags);
+		return util_errf(err, errlen, -EINVAL,
+				 "malformed at offset 0x%zx: flags 0x%x set reserved bits 5-31",
+				 base + 0x48, flags);
 	uint32_t key = (flags >> 2) & 7;
 	if (key != SNP_SIGNER_VCEK && key != SNP_SIGNER_VLEK && key != SNP_SIGNER_NONE)
-		return fail(
+		return util_errf(
 			err, errlen, -EINVAL,
 			"malformed at offset 0x%zx: signing key %u (want 0 VCEK, 1 VLEK or 7 none)",
 			base + 0x48, key);
@@ -275,14 +257,14 @@ static int parse_report(const uint8_t *p, size_t base, struct snp_report *out, c
 
 	memset(out, 0, sizeof(*out));
 	out->version = version;
-	out->guest_svn = le32(p + 0x04);
+	out->guest_svn = util_le32(p + 0x04);
 	out->policy = policy;
 	memcpy(out->family_id, p + 0x10, 16);
 	memcpy(out->image_id, p + 0x20, 16);
 	out->vmpl = vmpl;
 	out->signature_algo = algo;
-	out->current_tcb = le64(p + 0x38);
-	out->platform_info = le64(p + 0x40);
+	out->current_tcb = util_le64(p + 0x38);
+	out->platform_info = util_le64(p + 0x40);
 	out->flags = flags;
 	memcpy(out->report_data, p + 0x50, 64);
 	memcpy(out->measurement, p + 0x90, 48);
@@ -291,24 +273,24 @@ static int parse_report(const uint8_t *p, size_t base, struct snp_report *out, c
 	memcpy(out->author_key_digest, p + 0x110, 48);
 	memcpy(out->report_id, p + 0x140, 32);
 	memcpy(out->report_id_ma, p + 0x160, 32);
-	out->reported_tcb = le64(p + 0x180);
+	out->reported_tcb = util_le64(p + 0x180);
 	if (version >= 3) {
 		out->cpuid_fam_id = p[0x188];
 		out->cpuid_mod_id = p[0x189];
 		out->cpuid_step = p[0x18A];
 	}
 	memcpy(out->chip_id, p + 0x1A0, 64);
-	out->committed_tcb = le64(p + 0x1E0);
+	out->committed_tcb = util_le64(p + 0x1E0);
 	out->current_build = p[0x1E8];
 	out->current_minor = p[0x1E9];
 	out->current_major = p[0x1EA];
 	out->committed_build = p[0x1EC];
 	out->committed_minor = p[0x1ED];
 	out->committed_major = p[0x1EE];
-	out->launch_tcb = le64(p + 0x1F0);
+	out->launch_tcb = util_le64(p + 0x1F0);
 	if (version >= 5) {
-		out->launch_mit_vector = le64(p + 0x1F8);
-		out->current_mit_vector = le64(p + 0x200);
+		out->launch_mit_vector = util_le64(p + 0x1F8);
+		out->current_mit_vector = util_le64(p + 0x200);
 	}
 	memcpy(out->sig_r, p + 0x2A0, 72);
 	memcpy(out->sig_s, p + 0x2E8, 72);
@@ -325,30 +307,32 @@ static int parse_hcl(const uint8_t *buf, size_t len, struct snp_report *out, cha
 {
 	const size_t min = SNP_HCL_RUNTIME_OFFSET + SNP_HCL_RUNTIME_HDR_BYTES;
 	if (len < min)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset %zu: HCL report is %zu bytes, want at least %zu",
-			    len, len, min);
-	uint32_t size = le32(buf + 8);
+		return util_errf(
+			err, errlen, -EINVAL,
+			"malformed at offset %zu: HCL report is %zu bytes, want at least %zu", len,
+			len, min);
+	uint32_t size = util_le32(buf + 8);
 	if (size < min || size > len)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset 0x8: HCL report size %u outside %zu..%zu", size,
-			    min, len);
+		return util_errf(err, errlen, -EINVAL,
+				 "malformed at offset 0x8: HCL report size %u outside %zu..%zu",
+				 size, min, len);
 	const uint8_t *rt = buf + SNP_HCL_RUNTIME_OFFSET;
-	uint32_t rt_type = le32(rt + 8);
+	uint32_t rt_type = util_le32(rt + 8);
 	if (rt_type != SNP_HCL_TYPE_SNP)
-		return fail(
+		return util_errf(
 			err, errlen, -ENOTSUP,
 			"unsupported at offset 0x%x: HCL runtime data report type %u (want 2, SNP)",
 			SNP_HCL_RUNTIME_OFFSET + 8, rt_type);
-	uint32_t rt_size = le32(rt);
+	uint32_t rt_size = util_le32(rt);
 	if (rt_size < SNP_HCL_RUNTIME_HDR_BYTES || rt_size > size - SNP_HCL_RUNTIME_OFFSET)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset 0x%x: HCL runtime data size %u outside %d..%u",
-			    SNP_HCL_RUNTIME_OFFSET, rt_size, SNP_HCL_RUNTIME_HDR_BYTES,
-			    size - SNP_HCL_RUNTIME_OFFSET);
-	uint32_t var_size = le32(rt + 16);
+		return util_errf(
+			err, errlen, -EINVAL,
+			"malformed at offset 0x%x: HCL runtime data size %u outside %d..%u",
+			SNP_HCL_RUNTIME_OFFSET, rt_size, SNP_HCL_RUNTIME_HDR_BYTES,
+			size - SNP_HCL_RUNTIME_OFFSET);
+	uint32_t var_size = util_le32(rt + 16);
 	if (var_size > rt_size - SNP_HCL_RUNTIME_HDR_BYTES)
-		return fail(
+		return util_errf(
 			err, errlen, -EINVAL,
 			"malformed at offset 0x%x: HCL variable data size %u exceeds runtime data "
 			"size %u",
@@ -366,17 +350,17 @@ int snp_report_parse(const uint8_t *buf, size_t len, struct snp_report *out, cha
 	if (err && errlen)
 		err[0] = '\0';
 	if (!out || (!buf && len))
-		return fail(err, errlen, -EINVAL, "invalid arguments");
+		return util_errf(err, errlen, -EINVAL, "invalid arguments");
 	if (len > SNP_HCL_MAX_BYTES)
-		return fail(err, errlen, -E2BIG, "report is %zu bytes, limit %u", len,
-			    SNP_HCL_MAX_BYTES);
+		return util_errf(err, errlen, -E2BIG, "report is %zu bytes, limit %u", len,
+				 SNP_HCL_MAX_BYTES);
 	if (len >= 4 && memcmp(buf, "HCLA", 4) == 0)
 		return parse_hcl(buf, len, out, err, errlen);
 	if (len != SNP_REPORT_BYTES)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset %zu: report is %zu bytes, want %d",
-			    len < SNP_REPORT_BYTES ? len : (size_t)SNP_REPORT_BYTES, len,
-			    SNP_REPORT_BYTES);
+		return util_errf(err, errlen, -EINVAL,
+				 "malformed at offset %zu: report is %zu bytes, want %d",
+				 len < SNP_REPORT_BYTES ? len : (size_t)SNP_REPORT_BYTES, len,
+				 SNP_REPORT_BYTES);
 	return parse_report(buf, 0, out, err, errlen);
 }
 
@@ -420,14 +404,14 @@ int snp_report_parse_text(const char *text, size_t len, struct snp_report *out, 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!out || (!text && len))
-		return fail(err, errlen, -EINVAL, "invalid arguments");
+		return util_errf(err, errlen, -EINVAL, "invalid arguments");
 	if (len > SNP_TEXT_MAX_BYTES)
-		return fail(err, errlen, -E2BIG, "report text is %zu bytes, limit %u", len,
-			    SNP_TEXT_MAX_BYTES);
+		return util_errf(err, errlen, -E2BIG, "report text is %zu bytes, limit %u", len,
+				 SNP_TEXT_MAX_BYTES);
 	_cleanup_free_ char *s = malloc(len + 1);
 	_cleanup_free_ uint8_t *bin = malloc(len + 4); /* hex: len / 2, base64: len / 4 * 3 */
 	if (!s || !bin)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_errf(err, errlen, -ENOMEM, "out of memory");
 	size_t n = 0;
 	for (size_t i = 0; i < len; i++)
 		if (!is_space(text[i]))
@@ -446,17 +430,17 @@ int snp_report_parse_text(const char *text, size_t len, struct snp_report *out, 
 	size_t bn;
 	if (hex) {
 		if (util_unhex(bin, hn / 2, h, hn) < 0)
-			return fail(err, errlen, -EINVAL, "malformed: invalid hex");
+			return util_errf(err, errlen, -EINVAL, "malformed: invalid hex");
 		bn = hn / 2;
 	} else if (prefixed) {
-		return fail(err, errlen, -EINVAL,
-			    "malformed: text after 0x is not an even number of "
-			    "hex digits");
+		return util_errf(err, errlen, -EINVAL,
+				 "malformed: text after 0x is not an even number of "
+				 "hex digits");
 	} else {
 		int m = b64_decode(s, n, bin);
 		if (m < 0)
-			return fail(err, errlen, -EINVAL,
-				    "malformed: text is neither hex nor base64");
+			return util_errf(err, errlen, -EINVAL,
+					 "malformed: text is neither hex nor base64");
 		bn = (size_t)m;
 	}
 	return snp_report_parse(bin, bn, out, err, errlen);
@@ -1354,7 +1338,7 @@ int snp_verify_report(const struct snp_chain *c, const struct snp_report *r, str
 	const uint8_t *raw = r->raw;
 	const char *lw = leaf_word(c->kind);
 
-	uint32_t flags = le32(raw + 0x48);
+	uint32_t flags = util_le32(raw + 0x48);
 	uint32_t key = (flags >> 2) & 7;
 	if (key == SNP_SIGNER_NONE) {
 		verdict_set(v, SNP_ERR_SIGNER_MISMATCH,
@@ -1371,7 +1355,7 @@ int snp_verify_report(const struct snp_chain *c, const struct snp_report *r, str
 		return -1;
 	}
 
-	uint32_t version = le32(raw);
+	uint32_t version = util_le32(raw);
 	if (version >= 3) {
 		enum snp_product rp = product_from_cpuid(raw[0x188], raw[0x189]);
 		if (rp != SNP_PRODUCT_UNKNOWN && rp != c->product) {
@@ -1395,7 +1379,7 @@ int snp_verify_report(const struct snp_chain *c, const struct snp_report *r, str
 		return -1;
 	}
 
-	uint64_t tcb_raw = le64(raw + 0x180);
+	uint64_t tcb_raw = util_le64(raw + 0x180);
 	struct snp_tcb t = snp_tcb_decode(tcb_raw, c->product);
 	/* Milan/Genoa bytes 2-5 are the reserved SPLs 4-7 (absent in the VCEK = 0); Turin has
 	 * no such mapping. */
@@ -1503,12 +1487,12 @@ int snp_certtable_parse(const uint8_t *buf, size_t len, struct snp_certtable *ou
 	};
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *e = buf + i * SNP_CERTTABLE_ENTRY_BYTES;
-		uint64_t eo = le32(e + 16), el = le32(e + 20);
+		uint64_t eo = util_le32(e + 16), el = util_le32(e + 20);
 		if (el == 0 || eo < table_end || eo + el > len)
 			goto bad;
 		for (size_t j = 0; j < i; j++) {
 			const uint8_t *f = buf + j * SNP_CERTTABLE_ENTRY_BYTES;
-			uint64_t fo = le32(f + 16), fl = le32(f + 20);
+			uint64_t fo = util_le32(f + 16), fl = util_le32(f + 20);
 			if (eo < fo + fl && fo < eo + el)
 				goto bad; /* overlapping data */
 			if (memcmp(e, f, 16) == 0)

@@ -71,33 +71,6 @@ static const uint8_t intel_qe_vendor_id[16] = { 0x93, 0x9a, 0x72, 0x33, 0xf7, 0x
 /* DER of OID 1.2.840.113741.1.13.1 (Intel SGX extensions). */
 static const uint8_t sgx_ext_oid[] = { 0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01 };
 
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-						      const char *fmt, ...)
-{
-	if (err && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 __attribute__((format(printf, 3, 4))) static void
 verdict_set(struct tdx_verdict *v, enum tdx_reason r, const char *fmt, ...)
 {
@@ -254,8 +227,8 @@ bool tdx_quote_sniff(const uint8_t *buf, size_t len)
 {
 	if (!buf || len < 8)
 		return false;
-	uint16_t ver = le16(buf);
-	return (ver == 4 || ver == 5) && le32(buf + 4) == TDX_TEE_TYPE_TDX;
+	uint16_t ver = util_le16(buf);
+	return (ver == 4 || ver == 5) && util_le32(buf + 4) == TDX_TEE_TYPE_TDX;
 }
 
 void tdx_quote_done(struct tdx_quote *q)
@@ -271,9 +244,9 @@ static void parse_body(struct tdx_quote *q, const uint8_t *b, bool td15)
 	memcpy(q->tee_tcb_svn, b, 16);
 	memcpy(q->mr_seam, b + 16, 48);
 	memcpy(q->mr_signer_seam, b + 64, 48);
-	q->seam_attributes = le64(b + 112);
-	q->td_attributes = le64(b + 120);
-	q->xfam = le64(b + 128);
+	q->seam_attributes = util_le64(b + 112);
+	q->td_attributes = util_le64(b + 120);
+	q->xfam = util_le64(b + 128);
 	memcpy(q->mr_td, b + 136, 48);
 	memcpy(q->mr_config_id, b + 184, 48);
 	memcpy(q->mr_owner, b + 232, 48);
@@ -292,42 +265,44 @@ int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *out, char 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!out)
-		return fail(err, errlen, -EINVAL, "invalid arguments");
+		return util_errf(err, errlen, -EINVAL, "invalid arguments");
 	memset(out, 0, sizeof(*out));
 	if (!buf && len)
-		return fail(err, errlen, -EINVAL, "invalid arguments");
+		return util_errf(err, errlen, -EINVAL, "invalid arguments");
 	if (len > TDX_QUOTE_MAX_BYTES)
-		return fail(err, errlen, -E2BIG, "quote is %zu bytes, limit %u", len,
-			    TDX_QUOTE_MAX_BYTES);
+		return util_errf(err, errlen, -E2BIG, "quote is %zu bytes, limit %u", len,
+				 TDX_QUOTE_MAX_BYTES);
 	if (len < TDX_HEADER_BYTES)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset %zu: quote is %zu bytes, shorter than its %d-byte "
-			    "header",
-			    len, len, TDX_HEADER_BYTES);
+		return util_errf(
+			err, errlen, -EINVAL,
+			"malformed at offset %zu: quote is %zu bytes, shorter than its %d-byte "
+			"header",
+			len, len, TDX_HEADER_BYTES);
 	struct tdx_quote q = { 0 };
-	q.version = le16(buf);
-	q.att_key_type = le16(buf + 2);
-	q.tee_type = le32(buf + 4);
+	q.version = util_le16(buf);
+	q.att_key_type = util_le16(buf + 2);
+	q.tee_type = util_le32(buf + 4);
 	if (q.version != 4 && q.version != 5)
-		return fail(err, errlen, -ENOTSUP,
-			    "unsupported quote version %u at offset 0x0 (supported: 4, 5)",
-			    q.version);
+		return util_errf(err, errlen, -ENOTSUP,
+				 "unsupported quote version %u at offset 0x0 (supported: 4, 5)",
+				 q.version);
 	if (q.tee_type != TDX_TEE_TYPE_TDX)
-		return fail(err, errlen, -ENOTSUP,
-			    "unsupported TEE type 0x%x at offset 0x4 (want 0x81, TDX)", q.tee_type);
+		return util_errf(err, errlen, -ENOTSUP,
+				 "unsupported TEE type 0x%x at offset 0x4 (want 0x81, TDX)",
+				 q.tee_type);
 	if (q.att_key_type != TDX_ATT_KEY_ECDSA_P256)
-		return fail(err, errlen, -ENOTSUP,
-			    "unsupported attestation key type %u at offset 0x2 (want 2, ECDSA "
-			    "P-256)",
-			    q.att_key_type);
+		return util_errf(err, errlen, -ENOTSUP,
+				 "unsupported attestation key type %u at offset 0x2 (want 2, ECDSA "
+				 "P-256)",
+				 q.att_key_type);
 	memcpy(q.qe_vendor_id, buf + 12, 16);
 	if (memcmp(q.qe_vendor_id, intel_qe_vendor_id, 16) != 0) {
 		char hex[33];
 		util_hex(hex, q.qe_vendor_id, 16);
-		return fail(err, errlen, -ENOTSUP,
-			    "unsupported QE vendor ID %s at offset 0xc (want Intel's "
-			    "939a7233f79c4ca9940a0db3957f0607)",
-			    hex);
+		return util_errf(err, errlen, -ENOTSUP,
+				 "unsupported QE vendor ID %s at offset 0xc (want Intel's "
+				 "939a7233f79c4ca9940a0db3957f0607)",
+				 hex);
 	}
 	memcpy(q.user_data, buf + 28, 20);
 
@@ -337,49 +312,53 @@ int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *out, char 
 		q.body_size = TDX_BODY_10_BYTES;
 	} else {
 		if (len < TDX_V5_BODY_OFFSET)
-			return fail(
+			return util_errf(
 				err, errlen, -EINVAL,
 				"malformed at offset %zu: quote is %zu bytes, too short for the "
 				"v5 body descriptor",
 				len, len);
-		q.body_type = le16(buf + 48);
-		q.body_size = le32(buf + 50);
+		q.body_type = util_le16(buf + 48);
+		q.body_size = util_le32(buf + 50);
 		if (q.body_type == 1)
-			return fail(err, errlen, -ENOTSUP,
-				    "unsupported body type 1 (SGX enclave report) at offset 0x30: "
-				    "not a TD quote");
+			return util_errf(
+				err, errlen, -ENOTSUP,
+				"unsupported body type 1 (SGX enclave report) at offset 0x30: "
+				"not a TD quote");
 		if (q.body_type != TDX_BODY_TYPE_TD10 && q.body_type != TDX_BODY_TYPE_TD15)
-			return fail(err, errlen, -ENOTSUP,
-				    "unsupported body type %u at offset 0x30 (supported: 2 TD 1.0, "
-				    "3 TD 1.5)",
-				    q.body_type);
+			return util_errf(
+				err, errlen, -ENOTSUP,
+				"unsupported body type %u at offset 0x30 (supported: 2 TD 1.0, "
+				"3 TD 1.5)",
+				q.body_type);
 		uint32_t want =
 			q.body_type == TDX_BODY_TYPE_TD10 ? TDX_BODY_10_BYTES : TDX_BODY_15_BYTES;
 		if (q.body_size != want)
-			return fail(err, errlen, -EINVAL,
-				    "malformed at offset 0x32: body size %u, want %u for body type "
-				    "%u",
-				    q.body_size, want, q.body_type);
+			return util_errf(
+				err, errlen, -EINVAL,
+				"malformed at offset 0x32: body size %u, want %u for body type "
+				"%u",
+				q.body_size, want, q.body_type);
 		off = TDX_V5_BODY_OFFSET;
 	}
 	if (len - off < (size_t)q.body_size + 4)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset %zu: quote is %zu bytes, the body and the "
-			    "signature data length need %zu",
-			    len, len, off + q.body_size + 4);
+		return util_errf(err, errlen, -EINVAL,
+				 "malformed at offset %zu: quote is %zu bytes, the body and the "
+				 "signature data length need %zu",
+				 len, len, off + q.body_size + 4);
 	parse_body(&q, buf + off, q.body_type == TDX_BODY_TYPE_TD15);
 	off += q.body_size;
 	q.signed_len = off;
 
 	const size_t sl_off = off;
-	uint32_t sig_len = le32(buf + off);
+	uint32_t sig_len = util_le32(buf + off);
 	off += 4;
 	const size_t sig_start = off;
 	if (sig_len > len - off)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset 0x%zx: signature data length %u exceeds the %zu "
-			    "bytes after it",
-			    sl_off, sig_len, len - off);
+		return util_errf(
+			err, errlen, -EINVAL,
+			"malformed at offset 0x%zx: signature data length %u exceeds the %zu "
+			"bytes after it",
+			sl_off, sig_len, len - off);
 	const size_t sig_end = off + sig_len;
 	/* From here, an inner length that does not fit the signature data is reported at the
 	 * signature data length: one of the two is wrong, and the outer one is what the
@@ -387,71 +366,75 @@ int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *out, char 
 #define NEED(n, what)                                                                              \
 	do {                                                                                       \
 		if ((size_t)(n) > sig_end - off)                                                   \
-			return fail(err, errlen, -EINVAL,                                          \
-				    "malformed at offset 0x%zx: signature data length %u is too "  \
-				    "short for %s (%zu bytes at offset 0x%zx, %zu left)",          \
-				    sl_off, sig_len, what, (size_t)(n), off, sig_end - off);       \
+			return util_errf(                                                          \
+				err, errlen, -EINVAL,                                              \
+				"malformed at offset 0x%zx: signature data length %u is too "      \
+				"short for %s (%zu bytes at offset 0x%zx, %zu left)",              \
+				sl_off, sig_len, what, (size_t)(n), off, sig_end - off);           \
 	} while (0)
 	NEED(TDX_SIGDATA_FIXED_BYTES + TDX_CERTDATA_HDR_BYTES, "the signature, key and "
 							       "certification data header");
 	memcpy(q.signature, buf + off, TDX_SIG_BYTES);
 	memcpy(q.att_key, buf + off + TDX_SIG_BYTES, TDX_ATT_KEY_BYTES);
 	off += TDX_SIGDATA_FIXED_BYTES;
-	uint16_t ct = le16(buf + off);
-	uint32_t cs = le32(buf + off + 2);
+	uint16_t ct = util_le16(buf + off);
+	uint32_t cs = util_le32(buf + off + 2);
 	if (ct != TDX_CERT_TYPE_QE_REPORT)
-		return fail(err, errlen, -ENOTSUP,
-			    "unsupported certification data type %u at offset 0x%zx (want 6, QE "
-			    "report certification data)",
-			    ct, off);
+		return util_errf(
+			err, errlen, -ENOTSUP,
+			"unsupported certification data type %u at offset 0x%zx (want 6, QE "
+			"report certification data)",
+			ct, off);
 	off += TDX_CERTDATA_HDR_BYTES;
 	NEED(cs, "the QE report certification data");
 	if (off + cs != sig_end)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset 0x%zx: signature data length %u, but its contents "
-			    "take %zu bytes",
-			    sl_off, sig_len, off + cs - sig_start);
+		return util_errf(
+			err, errlen, -EINVAL,
+			"malformed at offset 0x%zx: signature data length %u, but its contents "
+			"take %zu bytes",
+			sl_off, sig_len, off + cs - sig_start);
 	NEED(TDX_QE_REPORT_BYTES + TDX_SIG_BYTES + 2, "the QE report, its signature and the "
 						      "auth data size");
 	memcpy(q.qe_report, buf + off, TDX_QE_REPORT_BYTES);
 	memcpy(q.qe_report_sig, buf + off + TDX_QE_REPORT_BYTES, TDX_SIG_BYTES);
-	q.qe_isv_prod_id = le16(q.qe_report + 256);
-	q.qe_isv_svn = le16(q.qe_report + 258);
+	q.qe_isv_prod_id = util_le16(q.qe_report + 256);
+	q.qe_isv_svn = util_le16(q.qe_report + 258);
 	off += TDX_QE_REPORT_BYTES + TDX_SIG_BYTES;
-	uint16_t al = le16(buf + off);
+	uint16_t al = util_le16(buf + off);
 	off += 2;
 	NEED(al, "the QE authentication data");
 	q.qe_auth_off = off;
 	q.qe_auth_len = al;
 	off += al;
 	NEED(TDX_CERTDATA_HDR_BYTES, "the PCK certification data header");
-	uint16_t ct2 = le16(buf + off);
-	uint32_t cs2 = le32(buf + off + 2);
+	uint16_t ct2 = util_le16(buf + off);
+	uint32_t cs2 = util_le32(buf + off + 2);
 	if (ct2 != TDX_CERT_TYPE_PCK_CHAIN)
-		return fail(err, errlen, -ENOTSUP,
-			    "unsupported certification data type %u at offset 0x%zx inside the QE "
-			    "report certification data (want 5, PCK certificate chain)",
-			    ct2, off);
+		return util_errf(
+			err, errlen, -ENOTSUP,
+			"unsupported certification data type %u at offset 0x%zx inside the QE "
+			"report certification data (want 5, PCK certificate chain)",
+			ct2, off);
 	off += TDX_CERTDATA_HDR_BYTES;
 	NEED(cs2, "the PCK certificate chain");
 	if (off + cs2 != sig_end)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset 0x%zx: certification data size %u, but its "
-			    "contents take %zu bytes",
-			    sig_start + TDX_SIGDATA_FIXED_BYTES + 2, cs,
-			    off + cs2 -
-				    (sig_start + TDX_SIGDATA_FIXED_BYTES + TDX_CERTDATA_HDR_BYTES));
+		return util_errf(
+			err, errlen, -EINVAL,
+			"malformed at offset 0x%zx: certification data size %u, but its "
+			"contents take %zu bytes",
+			sig_start + TDX_SIGDATA_FIXED_BYTES + 2, cs,
+			off + cs2 - (sig_start + TDX_SIGDATA_FIXED_BYTES + TDX_CERTDATA_HDR_BYTES));
 	if (cs2 == 0)
-		return fail(err, errlen, -EINVAL,
-			    "malformed at offset 0x%zx: the PCK certificate chain is empty",
-			    off - 4);
+		return util_errf(err, errlen, -EINVAL,
+				 "malformed at offset 0x%zx: the PCK certificate chain is empty",
+				 off - 4);
 #undef NEED
 	q.pck_off = off;
 	q.pck_len = cs2;
 	q.quote_len = sig_end;
 	q.raw = malloc(sig_end);
 	if (!q.raw)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_errf(err, errlen, -ENOMEM, "out of memory");
 	memcpy(q.raw, buf, sig_end);
 	*out = q;
 	return 0;
@@ -496,17 +479,17 @@ int tdx_quote_parse_text(const char *text, size_t len, struct tdx_quote *out, ch
 	if (err && errlen)
 		err[0] = '\0';
 	if (!out)
-		return fail(err, errlen, -EINVAL, "invalid arguments");
+		return util_errf(err, errlen, -EINVAL, "invalid arguments");
 	memset(out, 0, sizeof(*out));
 	if (!text && len)
-		return fail(err, errlen, -EINVAL, "invalid arguments");
+		return util_errf(err, errlen, -EINVAL, "invalid arguments");
 	if (len > TDX_QUOTE_TEXT_MAX_BYTES)
-		return fail(err, errlen, -E2BIG, "quote text is %zu bytes, limit %u", len,
-			    TDX_QUOTE_TEXT_MAX_BYTES);
+		return util_errf(err, errlen, -E2BIG, "quote text is %zu bytes, limit %u", len,
+				 TDX_QUOTE_TEXT_MAX_BYTES);
 	_cleanup_free_ char *s = malloc(len + 1);
 	_cleanup_free_ uint8_t *bin = malloc(len + 4);
 	if (!s || !bin)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_errf(err, errlen, -ENOMEM, "out of memory");
 	size_t n = 0;
 	for (size_t i = 0; i < len; i++)
 		if (!is_space(text[i]))
@@ -525,16 +508,16 @@ int tdx_quote_parse_text(const char *text, size_t len, struct tdx_quote *out, ch
 	size_t bn;
 	if (hex) {
 		if (util_unhex(bin, hn / 2, h, hn) < 0)
-			return fail(err, errlen, -EINVAL, "malformed: invalid hex");
+			return util_errf(err, errlen, -EINVAL, "malformed: invalid hex");
 		bn = hn / 2;
 	} else if (prefixed) {
-		return fail(err, errlen, -EINVAL,
-			    "malformed: text after 0x is not an even number of hex digits");
+		return util_errf(err, errlen, -EINVAL,
+				 "malformed: text after 0x is not an even number of hex digits");
 	} else {
 		long m = b64_decode(s, n, bin);
 		if (m < 0)
-			return fail(err, errlen, -EINVAL,
-				    "malformed: text is neither hex nor base64");
+			return util_errf(err, errlen, -EINVAL,
+					 "malformed: text is neither hex nor base64");
 		bn = (size_t)m;
 	}
 	return tdx_quote_parse(bin, bn, out, err, errlen);
@@ -617,15 +600,15 @@ static int load_certs(const uint8_t *buf, size_t len, STACK_OF(X509) * sk, int m
 	while (len > 0 && buf[len - 1] == 0)
 		len--;
 	if (len == 0)
-		return fail(msg, msglen, -EINVAL, "no certificate");
+		return util_errf(msg, msglen, -EINVAL, "no certificate");
 	if (len > (size_t)max * TDX_CERT_MAX_BYTES * 2)
-		return fail(msg, msglen, -E2BIG, "%zu bytes, limit %u", len,
-			    max * TDX_CERT_MAX_BYTES * 2);
+		return util_errf(msg, msglen, -E2BIG, "%zu bytes, limit %u", len,
+				 max * TDX_CERT_MAX_BYTES * 2);
 	int count = 0;
 	if (memmem(buf, len, "-----BEGIN", 10)) {
 		BIO *bio = BIO_new_mem_buf(buf, (int)len);
 		if (!bio)
-			return fail(msg, msglen, -ENOMEM, "out of memory");
+			return util_errf(msg, msglen, -ENOMEM, "out of memory");
 		for (;;) {
 			X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 			if (!x)
@@ -634,13 +617,14 @@ static int load_certs(const uint8_t *buf, size_t len, STACK_OF(X509) * sk, int m
 				X509_free(x);
 				BIO_free(bio);
 				ERR_clear_error();
-				return fail(msg, msglen, -E2BIG, "more than %d certificates", max);
+				return util_errf(msg, msglen, -E2BIG, "more than %d certificates",
+						 max);
 			}
 			if (!sk_X509_push(sk, x)) {
 				X509_free(x);
 				BIO_free(bio);
 				ERR_clear_error();
-				return fail(msg, msglen, -ENOMEM, "out of memory");
+				return util_errf(msg, msglen, -ENOMEM, "out of memory");
 			}
 			count++;
 		}
@@ -648,8 +632,8 @@ static int load_certs(const uint8_t *buf, size_t len, STACK_OF(X509) * sk, int m
 		BIO_free(bio);
 		ERR_clear_error();
 		if (count == 0 || ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
-			return fail(msg, msglen, -EINVAL, "PEM certificate %d does not parse",
-				    count + 1);
+			return util_errf(msg, msglen, -EINVAL, "PEM certificate %d does not parse",
+					 count + 1);
 	} else {
 		size_t off = 0;
 		while (off < len) {
@@ -657,15 +641,16 @@ static int load_certs(const uint8_t *buf, size_t len, STACK_OF(X509) * sk, int m
 			X509 *x = d2i_X509(NULL, &p, (long)(len - off));
 			if (!x) {
 				ERR_clear_error();
-				return fail(msg, msglen, -EINVAL,
-					    "DER certificate %d at offset %zu does not parse",
-					    count + 1, off);
+				return util_errf(msg, msglen, -EINVAL,
+						 "DER certificate %d at offset %zu does not parse",
+						 count + 1, off);
 			}
 			if (count >= max || !sk_X509_push(sk, x)) {
 				X509_free(x);
-				return count >= max ? fail(msg, msglen, -E2BIG,
+				return count >= max
+					       ? util_errf(msg, msglen, -E2BIG,
 							   "more than %d certificates", max)
-						    : fail(msg, msglen, -ENOMEM, "out of memory");
+					       : util_errf(msg, msglen, -ENOMEM, "out of memory");
 			}
 			count++;
 			off = (size_t)(p - buf);
@@ -675,8 +660,9 @@ static int load_certs(const uint8_t *buf, size_t len, STACK_OF(X509) * sk, int m
 		int n = i2d_X509(sk_X509_value(sk, i), NULL);
 		if (n <= 0 || (unsigned)n > TDX_CERT_MAX_BYTES) {
 			ERR_clear_error();
-			return fail(msg, msglen, -E2BIG, "certificate %d is %d bytes, limit %u",
-				    i + 1, n, TDX_CERT_MAX_BYTES);
+			return util_errf(msg, msglen, -E2BIG,
+					 "certificate %d is %d bytes, limit %u", i + 1, n,
+					 TDX_CERT_MAX_BYTES);
 		}
 	}
 	return 0;
@@ -688,19 +674,20 @@ static int load_crls(const uint8_t *buf, size_t len, X509_CRL **out, char *msg, 
 {
 	int n = 0;
 	if (len > TDX_CRL_MAX_BYTES)
-		return fail(msg, msglen, -E2BIG, "%zu bytes, limit %u", len, TDX_CRL_MAX_BYTES);
+		return util_errf(msg, msglen, -E2BIG, "%zu bytes, limit %u", len,
+				 TDX_CRL_MAX_BYTES);
 	if (memmem(buf, len, "-----BEGIN", 10)) {
 		BIO *bio = BIO_new_mem_buf(buf, (int)len);
 		X509_CRL *crl;
 		if (!bio)
-			return fail(msg, msglen, -ENOMEM, "out of memory");
+			return util_errf(msg, msglen, -ENOMEM, "out of memory");
 		while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
 			if (n >= TDX_CRL_MAX_COUNT) {
 				X509_CRL_free(crl);
 				BIO_free(bio);
 				ERR_clear_error();
-				return fail(msg, msglen, -E2BIG, "more than %d CRLs",
-					    TDX_CRL_MAX_COUNT);
+				return util_errf(msg, msglen, -E2BIG, "more than %d CRLs",
+						 TDX_CRL_MAX_COUNT);
 			}
 			out[n++] = crl;
 		}
@@ -708,7 +695,7 @@ static int load_crls(const uint8_t *buf, size_t len, X509_CRL **out, char *msg, 
 		BIO_free(bio);
 		ERR_clear_error();
 		if (n == 0 || ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
-			return fail(msg, msglen, -EINVAL, "PEM CRL %d does not parse", n + 1);
+			return util_errf(msg, msglen, -EINVAL, "PEM CRL %d does not parse", n + 1);
 		return n;
 	}
 	size_t off = 0;
@@ -717,18 +704,19 @@ static int load_crls(const uint8_t *buf, size_t len, X509_CRL **out, char *msg, 
 		X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)(len - off));
 		if (!crl) {
 			ERR_clear_error();
-			return fail(msg, msglen, -EINVAL, "DER CRL %d at offset %zu does not parse",
-				    n + 1, off);
+			return util_errf(msg, msglen, -EINVAL,
+					 "DER CRL %d at offset %zu does not parse", n + 1, off);
 		}
 		if (n >= TDX_CRL_MAX_COUNT) {
 			X509_CRL_free(crl);
-			return fail(msg, msglen, -E2BIG, "more than %d CRLs", TDX_CRL_MAX_COUNT);
+			return util_errf(msg, msglen, -E2BIG, "more than %d CRLs",
+					 TDX_CRL_MAX_COUNT);
 		}
 		out[n++] = crl;
 		off = (size_t)(p - buf);
 	}
 	if (n == 0)
-		return fail(msg, msglen, -EINVAL, "empty");
+		return util_errf(msg, msglen, -EINVAL, "empty");
 	return n;
 }
 
@@ -1149,8 +1137,8 @@ static json_t *load_signed_doc(const char *text, size_t len, const char *key, st
 	*rc = -EINVAL;
 	if (len > TDX_JSON_MAX_BYTES) {
 		*rc = -E2BIG;
-		fail(c->err, c->errlen, 0, "%s document is %zu bytes, limit %u", key, len,
-		     TDX_JSON_MAX_BYTES);
+		util_errf(c->err, c->errlen, 0, "%s document is %zu bytes, limit %u", key, len,
+			  TDX_JSON_MAX_BYTES);
 		return NULL;
 	}
 	json_error_t je;
@@ -1161,14 +1149,14 @@ static json_t *load_signed_doc(const char *text, size_t len, const char *key, st
 		for (char *p = safe; *p; p++)
 			if ((unsigned char)*p < 0x20)
 				*p = '?';
-		fail(c->err, c->errlen, 0, "%s document is not JSON (line %d column %d: %s)", key,
-		     je.line, je.column, safe);
+		util_errf(c->err, c->errlen, 0, "%s document is not JSON (line %d column %d: %s)",
+			  key, je.line, je.column, safe);
 		return NULL;
 	}
 	const char *k;
 	json_t *v;
 	if (!json_is_object(root)) {
-		fail(c->err, c->errlen, 0, "%s document is not a JSON object", key);
+		util_errf(c->err, c->errlen, 0, "%s document is not a JSON object", key);
 		goto bad;
 	}
 	json_object_foreach(root, k, v)
@@ -1179,26 +1167,28 @@ static json_t *load_signed_doc(const char *text, size_t len, const char *key, st
 			for (char *p = safe; *p; p++)
 				if ((unsigned char)*p < 0x20)
 					*p = '?';
-			fail(c->err, c->errlen, 0, "%s document: unknown key \"%s\"", key, safe);
+			util_errf(c->err, c->errlen, 0, "%s document: unknown key \"%s\"", key,
+				  safe);
 			goto bad;
 		}
 	}
 	*body = json_object_get(root, key);
 	if (!json_is_object(*body)) {
-		fail(c->err, c->errlen, 0, "%s document: no \"%s\" object", key, key);
+		util_errf(c->err, c->errlen, 0, "%s document: no \"%s\" object", key, key);
 		goto bad;
 	}
 	json_t *s = json_object_get(root, "signature");
 	if (!json_is_string(s) || json_string_length(s) != 128 ||
 	    util_unhex(sig, 64, json_string_value(s), 128) < 0) {
-		fail(c->err, c->errlen, 0, "%s document: \"signature\" is not 64 bytes of hex",
-		     key);
+		util_errf(c->err, c->errlen, 0, "%s document: \"signature\" is not 64 bytes of hex",
+			  key);
 		goto bad;
 	}
 	if (js_member_span(text, len, key, span_start, span_end) < 0) {
-		fail(c->err, c->errlen, 0,
-		     "%s document: the \"%s\" value cannot be located in the text (escaped key?)",
-		     key, key);
+		util_errf(c->err, c->errlen, 0,
+			  "%s document: the \"%s\" value cannot be located in the text (escaped "
+			  "key?)",
+			  key, key);
 		goto bad;
 	}
 	*rc = 0;
@@ -1310,14 +1300,14 @@ int tdx_tcb_info_check(const char *json, size_t len, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	if (!json)
-		return fail(err, errlen, -EINVAL, "no document");
+		return util_errf(err, errlen, -EINVAL, "no document");
 	json_t *root = load_signed_doc(json, len, "tcbInfo", &c, &body, &a, &b, sig, &rc);
 	if (!root)
 		return rc;
 	struct tcb_info t = { 0 };
 	rc = parse_tcb_info_body(&c, body, &t);
 	if (rc == -ENOMEM)
-		fail(err, errlen, 0, "out of memory");
+		util_errf(err, errlen, 0, "out of memory");
 	tcb_info_done(&t);
 	json_decref(root);
 	return rc;
@@ -1333,14 +1323,14 @@ int tdx_qe_identity_check(const char *json, size_t len, char *err, size_t errlen
 	if (err && errlen)
 		err[0] = '\0';
 	if (!json)
-		return fail(err, errlen, -EINVAL, "no document");
+		return util_errf(err, errlen, -EINVAL, "no document");
 	json_t *root = load_signed_doc(json, len, "enclaveIdentity", &c, &body, &a, &b, sig, &rc);
 	if (!root)
 		return rc;
 	struct qe_identity q = { 0 };
 	rc = parse_qe_identity_body(&c, body, &q);
 	if (rc == -ENOMEM)
-		fail(err, errlen, 0, "out of memory");
+		util_errf(err, errlen, 0, "out of memory");
 	qe_identity_done(&q);
 	json_decref(root);
 	return rc;
@@ -2627,11 +2617,12 @@ static int bundle_str(json_t *root, const char *key, uint8_t **out, size_t *len,
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return fail(err, errlen, -EINVAL, "collateral bundle: %s is not a string", key);
+		return util_errf(err, errlen, -EINVAL, "collateral bundle: %s is not a string",
+				 key);
 	size_t n = json_string_length(v);
 	*out = malloc(n + 1);
 	if (!*out)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_errf(err, errlen, -ENOMEM, "out of memory");
 	memcpy(*out, json_string_value(v), n + 1);
 	*len = n;
 	return 0;
@@ -2646,12 +2637,12 @@ static int bundle_hex(json_t *root, const char *key, uint8_t **out, size_t *len,
 		return 0;
 	size_t n = json_is_string(v) ? json_string_length(v) : 0;
 	if (!json_is_string(v) || n == 0 || n % 2)
-		return fail(err, errlen, -EINVAL, "collateral bundle: %s is not hex", key);
+		return util_errf(err, errlen, -EINVAL, "collateral bundle: %s is not hex", key);
 	*out = malloc(n / 2);
 	if (!*out)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_errf(err, errlen, -ENOMEM, "out of memory");
 	if (util_unhex(*out, n / 2, json_string_value(v), n) < 0)
-		return fail(err, errlen, -EINVAL, "collateral bundle: %s is not hex", key);
+		return util_errf(err, errlen, -EINVAL, "collateral bundle: %s is not hex", key);
 	*len = n / 2;
 	return 0;
 }
@@ -2665,22 +2656,23 @@ static int bundle_doc(json_t *root, const char *key, const char *sigkey, const c
 	if ((!v || json_is_null(v)) && (!s || json_is_null(s)))
 		return 0;
 	if (!json_is_string(v) || !json_is_string(s))
-		return fail(err, errlen, -EINVAL,
-			    "collateral bundle: %s and %s must both be strings", key, sigkey);
+		return util_errf(err, errlen, -EINVAL,
+				 "collateral bundle: %s and %s must both be strings", key, sigkey);
 	size_t n = json_string_length(v), sn = json_string_length(s);
 	if (n > TDX_JSON_MAX_BYTES || sn != 128)
-		return fail(err, errlen, n > TDX_JSON_MAX_BYTES ? -E2BIG : -EINVAL,
-			    "collateral bundle: %s is over %u bytes or %s is not 128 hex digits",
-			    key, TDX_JSON_MAX_BYTES, sigkey);
+		return util_errf(
+			err, errlen, n > TDX_JSON_MAX_BYTES ? -E2BIG : -EINVAL,
+			"collateral bundle: %s is over %u bytes or %s is not 128 hex digits", key,
+			TDX_JSON_MAX_BYTES, sigkey);
 	const char *sv = json_string_value(s);
 	for (size_t i = 0; i < sn; i++)
 		if (!is_hex(sv[i]))
-			return fail(err, errlen, -EINVAL, "collateral bundle: %s is not hex",
-				    sigkey);
+			return util_errf(err, errlen, -EINVAL, "collateral bundle: %s is not hex",
+					 sigkey);
 	size_t cap = n + sn + strlen(wrap) + 32;
 	char *buf = malloc(cap);
 	if (!buf)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return util_errf(err, errlen, -ENOMEM, "out of memory");
 	int w = snprintf(buf, cap, "{\"%s\":", wrap);
 	memcpy(buf + w, json_string_value(v), n);
 	int w2 = snprintf(buf + w + n, cap - (size_t)w - n, ",\"signature\":\"%s\"}", sv);
@@ -2694,22 +2686,22 @@ int tdx_bundle_parse(const char *json, size_t len, struct tdx_bundle *out, char 
 	if (err && errlen)
 		err[0] = '\0';
 	if (!out)
-		return fail(err, errlen, -EINVAL, "invalid arguments");
+		return util_errf(err, errlen, -EINVAL, "invalid arguments");
 	memset(out, 0, sizeof(*out));
 	if (!json)
-		return fail(err, errlen, -EINVAL, "invalid arguments");
+		return util_errf(err, errlen, -EINVAL, "invalid arguments");
 	if (len > TDX_BUNDLE_MAX_BYTES)
-		return fail(err, errlen, -E2BIG, "collateral bundle is %zu bytes, limit %u", len,
-			    TDX_BUNDLE_MAX_BYTES);
+		return util_errf(err, errlen, -E2BIG, "collateral bundle is %zu bytes, limit %u",
+				 len, TDX_BUNDLE_MAX_BYTES);
 	json_error_t je;
 	json_t *root = json_parse_strict(json, len, &je);
 	if (!root)
-		return fail(err, errlen, -EINVAL,
-			    "collateral bundle is not JSON (line %d column %d)", je.line,
-			    je.column);
+		return util_errf(err, errlen, -EINVAL,
+				 "collateral bundle is not JSON (line %d column %d)", je.line,
+				 je.column);
 	int rc = -EINVAL;
 	if (!json_is_object(root)) {
-		fail(err, errlen, 0, "collateral bundle is not a JSON object");
+		util_errf(err, errlen, 0, "collateral bundle is not a JSON object");
 		goto out;
 	}
 	static const char *const known[] = {
@@ -2737,7 +2729,7 @@ int tdx_bundle_parse(const char *json, size_t len, struct tdx_bundle *out, char 
 			for (char *p = safe; *p; p++)
 				if ((unsigned char)*p < 0x20)
 					*p = '?';
-			fail(err, errlen, 0, "collateral bundle: unknown key \"%s\"", safe);
+			util_errf(err, errlen, 0, "collateral bundle: unknown key \"%s\"", safe);
 			goto out;
 		}
 	}
