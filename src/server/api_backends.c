@@ -48,62 +48,11 @@ static const char *const backend_statuses[] = {
 	"attestation_failed", "terminated", "unattested",
 };
 
-static const char *result_for(unsigned status)
-{
-	switch (status) {
-	case 400:
-	case 413:
-	case 415:
-	case 422:
-		return "invalid";
-	case 403:
-	case 405:
-		return "denied";
-	case 404:
-		return "not_found";
-	case 409:
-		return "conflict";
-	default:
-		return "failed";
-	}
-}
-
-/* Replies with an error and, for a mutation (action != NULL), audits the refusal. */
-__attribute__((format(printf, 5, 6))) static void refuse(struct http_req *req, const char *action,
-							 const char *resource, unsigned status,
-							 const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (action)
-		audit_record(req, action, resource, result_for(status), status);
-	server_error(req, status, "%s", msg);
-}
-
-static unsigned store_status(int err)
-{
-	switch (err) {
-	case -ENOENT:
-		return 404;
-	case -EEXIST:
-		return 409;
-	case -EINVAL:
-		return 422;
-	case -EBUSY:
-		return 503;
-	default:
-		return 500;
-	}
-}
-
 static void store_failed(struct http_req *req, const char *action, const char *resource, int err)
 {
 	if (action)
-		audit_record(req, action, resource, result_for(store_status(err)),
-			     store_status(err));
+		audit_record(req, action, resource, audit_result_for(server_store_status(err)),
+			     server_store_status(err));
 	server_store_error(req, err, "backend");
 }
 
@@ -136,13 +85,13 @@ static bool load_backend(struct http_req *req, const struct principal *p, const 
 	char id[STORE_ID_BUF];
 	resource_of(resource, RESOURCE_BUF, raw);
 	if (!validate_uuid(raw, id)) {
-		refuse(req, action, resource, 404, "backend not found");
+		server_refuse(req, action, resource, 404, "backend not found");
 		return false;
 	}
 	snprintf(resource, RESOURCE_BUF, "/backends/%s", id);
 	int rc = store_backend_get(srv->store, id, b);
 	if (rc == -ENOENT) {
-		refuse(req, action, resource, 404, "backend not found");
+		server_refuse(req, action, resource, 404, "backend not found");
 		return false;
 	}
 	if (rc < 0) {
@@ -222,14 +171,14 @@ static bool read_backend_body(struct http_req *req, const char *action, const ch
 	size_t len = 0;
 	const char *body = http_req_body(req, &len);
 	if (len > SERVER_JSON_BODY_MAX_BYTES) {
-		refuse(req, action, resource, 413, "body larger than %u bytes",
-		       SERVER_JSON_BODY_MAX_BYTES);
+		server_refuse(req, action, resource, 413, "body larger than %u bytes",
+			      SERVER_JSON_BODY_MAX_BYTES);
 		return false;
 	}
 	char err[VALID_ERR_BYTES];
 	int rc = validate_backend_body(body, len, in, err, sizeof(err));
 	if (rc != VALID_OK) {
-		refuse(req, action, resource, rc == VALID_MALFORMED ? 400 : 422, "%s", err);
+		server_refuse(req, action, resource, rc == VALID_MALFORMED ? 400 : 422, "%s", err);
 		return false;
 	}
 	return true;
@@ -252,7 +201,7 @@ void api_backends_create(struct http_req *req)
 	struct store_backend b;
 	memset(&b, 0, sizeof(b));
 	if (server_uuid4(b.id) < 0) {
-		refuse(req, action, "/backends", 500, "cannot generate an id");
+		server_refuse(req, action, "/backends", 500, "cannot generate an id");
 		return;
 	}
 	memcpy(b.owner, p->user_id, sizeof(b.owner));
@@ -267,7 +216,8 @@ void api_backends_create(struct http_req *req)
 	audit_fill(&a, req, action, resource, "ok", 201);
 	int rc = store_backend_create(srv->store, &b, &a);
 	if (rc == -EEXIST) {
-		refuse(req, action, "/backends", 409, "name: you already have a backend named so");
+		server_refuse(req, action, "/backends", 409,
+			      "name: you already have a backend named so");
 		return;
 	}
 	if (rc < 0) {
@@ -305,7 +255,8 @@ void api_backends_update(struct http_req *req)
 	audit_fill(&a, req, action, resource, "ok", 200);
 	int rc = store_backend_update(srv->store, &b, &a);
 	if (rc == -EEXIST) {
-		refuse(req, action, resource, 409, "name: you already have a backend named so");
+		server_refuse(req, action, resource, 409,
+			      "name: you already have a backend named so");
 		return;
 	}
 	if (rc < 0) {
@@ -468,9 +419,10 @@ void api_backends_terminate_get(struct http_req *req)
 	if (!srv->cfg->allow_get_side_effects) {
 		char resource[RESOURCE_BUF];
 		resource_of(resource, sizeof(resource), http_req_param(req, "id"));
-		refuse(req, action, resource, 405,
-		       "GET /backends/terminate/{id}/{type} is disabled on this server "
-		       "(allow_get_side_effects = false): use POST /backends/{id}/terminate");
+		server_refuse(
+			req, action, resource, 405,
+			"GET /backends/terminate/{id}/{type} is disabled on this server "
+			"(allow_get_side_effects = false): use POST /backends/{id}/terminate");
 		return;
 	}
 	struct store_backend b;
@@ -481,7 +433,7 @@ void api_backends_terminate_get(struct http_req *req)
 	char err[VALID_ERR_BYTES];
 	if (validate_terminate_type(http_req_param(req, "type"), &type, err, sizeof(err)) !=
 	    VALID_OK) {
-		refuse(req, action, resource, 422, "%s", err);
+		server_refuse(req, action, resource, 422, "%s", err);
 		return;
 	}
 	terminate(req, &b, resource, type, NULL);
@@ -505,15 +457,15 @@ void api_backends_terminate_post(struct http_req *req)
 	size_t len = 0;
 	const char *body = http_req_body(req, &len);
 	if (len > SERVER_JSON_BODY_MAX_BYTES) {
-		refuse(req, action, resource, 413, "body larger than %u bytes",
-		       SERVER_JSON_BODY_MAX_BYTES);
+		server_refuse(req, action, resource, 413, "body larger than %u bytes",
+			      SERVER_JSON_BODY_MAX_BYTES);
 		return;
 	}
 	struct terminate_input in;
 	char err[VALID_ERR_BYTES];
 	int rc = validate_terminate_body(body, len, &in, err, sizeof(err));
 	if (rc != VALID_OK) {
-		refuse(req, action, resource, rc == VALID_MALFORMED ? 400 : 422, "%s", err);
+		server_refuse(req, action, resource, rc == VALID_MALFORMED ? 400 : 422, "%s", err);
 		return;
 	}
 	terminate(req, &b, resource, in.type, in.reason);
@@ -562,8 +514,8 @@ void api_backends_info_put(struct http_req *req)
 	size_t len = 0;
 	const char *body = http_req_body(req, &len);
 	if (len > SERVER_INFO_BODY_MAX_BYTES) {
-		refuse(req, action, resource, 413, "body larger than %u bytes",
-		       SERVER_INFO_BODY_MAX_BYTES);
+		server_refuse(req, action, resource, 413, "body larger than %u bytes",
+			      SERVER_INFO_BODY_MAX_BYTES);
 		return;
 	}
 	/* The policy parser, not jansson, decides: the Cocos samples carry u64 values above
@@ -572,9 +524,9 @@ void api_backends_info_put(struct http_req *req)
 	struct snp_policy *pol = snp_policy_parse(body ? body : "", len, err, sizeof(err));
 	if (!pol) {
 		if (errno == ENOMEM)
-			refuse(req, action, resource, 500, "out of memory");
+			server_refuse(req, action, resource, 500, "out of memory");
 		else
-			refuse(req, action, resource, 422, "%s", err);
+			server_refuse(req, action, resource, 422, "%s", err);
 		return;
 	}
 	/* Prism's template (1-byte "AA==" placeholders) is stored as is; say what to fill. */

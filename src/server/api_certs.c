@@ -41,65 +41,12 @@
 #define CERT_ERR_BYTES 256
 #define CERT_TOKEN_QUERY_MAX 4096 /* >= JWT_TOKEN_MAX_BYTES */
 
-static const char *result_for(unsigned status)
-{
-	switch (status) {
-	case 400:
-	case 413:
-	case 415:
-	case 422:
-		return "invalid";
-	case 401:
-	case 403:
-	case 405:
-		return "denied";
-	case 404:
-		return "not_found";
-	case 409:
-	case 410:
-		return "conflict";
-	default:
-		return "failed";
-	}
-}
-
-__attribute__((format(printf, 5, 6))) static void refuse(struct http_req *req, const char *action,
-							 const char *resource, unsigned status,
-							 const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (action)
-		audit_record(req, action, resource, result_for(status), status);
-	server_error(req, status, "%s", msg);
-}
-
-static unsigned store_status(int err)
-{
-	switch (err) {
-	case -ENOENT:
-		return 404;
-	case -EEXIST:
-	case -EALREADY:
-		return 409;
-	case -EINVAL:
-		return 422;
-	case -EBUSY:
-		return 503;
-	default:
-		return 500;
-	}
-}
-
 static void store_failed(struct http_req *req, const char *action, const char *resource, int err,
 			 const char *what)
 {
 	if (action)
-		audit_record(req, action, resource, result_for(store_status(err)),
-			     store_status(err));
+		audit_record(req, action, resource, audit_result_for(server_store_status(err)),
+			     server_store_status(err));
 	server_store_error(req, err, what);
 }
 
@@ -155,18 +102,18 @@ static struct store_cert *load_cert(struct http_req *req, const struct principal
 	char serial[STORE_SERIAL_MAX + 1];
 	cert_resource(resource, raw);
 	if (!parse_serial(raw, serial)) {
-		refuse(req, action, resource, 404, "certificate not found");
+		server_refuse(req, action, resource, 404, "certificate not found");
 		return NULL;
 	}
 	cert_resource(resource, serial);
 	struct store_cert *c = malloc(sizeof(*c));
 	if (!c) {
-		refuse(req, action, resource, 500, "out of memory");
+		server_refuse(req, action, resource, 500, "out of memory");
 		return NULL;
 	}
 	int rc = store_cert_get(srv->store, serial, c);
 	if (rc == -ENOENT) {
-		refuse(req, action, resource, 404, "certificate not found");
+		server_refuse(req, action, resource, 404, "certificate not found");
 		goto fail;
 	}
 	if (rc < 0) {
@@ -396,7 +343,7 @@ void api_certs_issue(struct http_req *req)
 	struct store_backend b;
 	int rc = validate_uuid(raw, id) ? store_backend_get(srv->store, id, &b) : -ENOENT;
 	if (rc == -ENOENT) {
-		refuse(req, action, resource, 404, "backend not found");
+		server_refuse(req, action, resource, 404, "backend not found");
 		return;
 	}
 	snprintf(resource, sizeof(resource), "/backends/%s", id);
@@ -410,8 +357,8 @@ void api_certs_issue(struct http_req *req)
 		return;
 	}
 	if (len > SERVER_JSON_BODY_MAX_BYTES) {
-		refuse(req, action, resource, 413, "body larger than %u bytes",
-		       SERVER_JSON_BODY_MAX_BYTES);
+		server_refuse(req, action, resource, 413, "body larger than %u bytes",
+			      SERVER_JSON_BODY_MAX_BYTES);
 		return;
 	}
 	json_t *doc = NULL;
@@ -420,7 +367,7 @@ void api_certs_issue(struct http_req *req)
 	char err[CERT_ERR_BYTES];
 	if (!parse_issue(body, len, &doc, &in, &status, err, sizeof(err))) {
 		json_decref(doc);
-		refuse(req, action, resource, status, "%s", err);
+		server_refuse(req, action, resource, status, "%s", err);
 		return;
 	}
 	/* No names asked for: the backend's own address, which is where cloisterd dials it. */
@@ -447,7 +394,7 @@ void api_certs_issue(struct http_req *req)
 	rc = ca_issue_backend(srv, &r, &a, serial);
 	json_decref(doc);
 	if (rc == -EINVAL) {
-		refuse(req, action, resource, 422, "the CA refused these names");
+		server_refuse(req, action, resource, 422, "the CA refused these names");
 		return;
 	}
 	if (rc < 0) {
@@ -576,16 +523,16 @@ void api_certs_download_token(struct http_req *req)
 	memcpy(serial, c->serial, sizeof(serial));
 	free(c);
 	if (revoked) {
-		refuse(req, action, resource, 410, "the certificate is revoked");
+		server_refuse(req, action, resource, 410, "the certificate is revoked");
 		return;
 	}
 	if (!held) {
-		refuse(req, action, resource, 410, "the private key was already downloaded");
+		server_refuse(req, action, resource, 410, "the private key was already downloaded");
 		return;
 	}
 	char *token = NULL;
 	if (ca_download_token(srv, serial, &token) < 0) {
-		refuse(req, action, resource, 500, "cannot make a download token");
+		server_refuse(req, action, resource, 500, "cannot make a download token");
 		return;
 	}
 	audit_record(req, action, resource, "ok", 200);
@@ -609,29 +556,30 @@ void api_certs_download(struct http_req *req)
 	char serial[STORE_SERIAL_MAX + 1], tok_serial[STORE_SERIAL_MAX + 1];
 	cert_resource(resource, raw);
 	if (!parse_serial(raw, serial)) {
-		refuse(req, action, resource, 404, "certificate not found");
+		server_refuse(req, action, resource, 404, "certificate not found");
 		return;
 	}
 	cert_resource(resource, serial);
 	size_t tlen = 0;
 	const char *token = http_req_query_n(req, "token", &tlen);
 	if (!token || tlen == 0 || tlen > CERT_TOKEN_QUERY_MAX) {
-		refuse(req, action, resource, 401, "a download token is required (?token=)");
+		server_refuse(req, action, resource, 401, "a download token is required (?token=)");
 		return;
 	}
 	int rc = ca_download_redeem(srv, token, tlen, tok_serial);
 	if (rc == -EBUSY) {
-		refuse(req, action, resource, 503, "too many downloads in flight; retry later");
+		server_refuse(req, action, resource, 503,
+			      "too many downloads in flight; retry later");
 		return;
 	}
 	if (rc < 0 || strcmp(tok_serial, serial) != 0) {
-		refuse(req, action, resource, 401,
-		       "invalid, expired or already used download token");
+		server_refuse(req, action, resource, 401,
+			      "invalid, expired or already used download token");
 		return;
 	}
 	struct store_cert *c = malloc(sizeof(*c));
 	if (!c) {
-		refuse(req, action, resource, 500, "out of memory");
+		server_refuse(req, action, resource, 500, "out of memory");
 		return;
 	}
 	rc = store_cert_get(srv->store, serial, c);
@@ -642,7 +590,7 @@ void api_certs_download(struct http_req *req)
 	}
 	if (c->revoked) {
 		free(c);
-		refuse(req, action, resource, 410, "the certificate is revoked");
+		server_refuse(req, action, resource, 410, "the certificate is revoked");
 		return;
 	}
 	char *key = malloc(STORE_KEY_PEM_MAX + 1);
@@ -653,8 +601,8 @@ void api_certs_download(struct http_req *req)
 		free(key);
 		free(c);
 		if (rc == -ENOENT)
-			refuse(req, action, resource, 410,
-			       "the private key was already downloaded");
+			server_refuse(req, action, resource, 410,
+				      "the private key was already downloaded");
 		else
 			store_failed(req, action, resource, rc, "certificate");
 		return;
@@ -700,7 +648,8 @@ void api_certs_renew(struct http_req *req)
 		return;
 	if (c->revoked) {
 		free(c);
-		refuse(req, action, resource, 409, "a revoked certificate cannot be renewed");
+		server_refuse(req, action, resource, 409,
+			      "a revoked certificate cannot be renewed");
 		return;
 	}
 	char serial[STORE_SERIAL_MAX + 1] = "";
@@ -709,7 +658,8 @@ void api_certs_renew(struct http_req *req)
 	int rc = ca_renew_backend(srv, c, &a, serial);
 	free(c);
 	if (rc == -EINVAL) {
-		refuse(req, action, resource, 409, "this certificate was not issued by this CA");
+		server_refuse(req, action, resource, 409,
+			      "this certificate was not issued by this CA");
 		return;
 	}
 	if (rc < 0) {
@@ -734,7 +684,7 @@ void api_certs_revoke(struct http_req *req)
 	int rc = store_cert_revoke(srv->store, c->serial, now, &a);
 	if (rc == -EALREADY) {
 		free(c);
-		refuse(req, action, resource, 409, "the certificate is already revoked");
+		server_refuse(req, action, resource, 409, "the certificate is already revoked");
 		return;
 	}
 	if (rc < 0) {

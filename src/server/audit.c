@@ -180,3 +180,25 @@ void api_audit_list(struct http_req *req)
 			json_pack("{s:I,s:o,s:o}", "limit", (json_int_t)q.limit, "entries", arr,
 				  "next_before", next));
 }
+
+const char *audit_result_for(unsigned status)
+{
+	switch (status) {
+	case 400:
+	case 413:
+	case 415:
+	case 422:
+		return "invalid";
+	case 401:
+	case 403:
+	case 405:
+		return "denied";
+	case 404:
+		return "not_found";
+	case 409:
+	case 410:
+		return "conflict";
+	default:
+		return "failed";
+	}
+}

@@ -92,3 +92,33 @@ int server_uuid4(char out[STORE_ID_BUF])
 	out[o] = '\0';
 	return 0;
 }
+
+void server_refuse(struct http_req *req, const char *action, const char *resource, unsigned status,
+		   const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (action)
+		audit_record(req, action, resource, audit_result_for(status), status);
+	server_error(req, status, "%s", msg);
+}
+
+unsigned server_store_status(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return 404;
+	case -EEXIST:
+	case -EALREADY:
+		return 409;
+	case -EINVAL:
+		return 422;
+	case -EBUSY:
+		return 503;
+	default:
+		return 500;
+	}
+}

@@ -83,6 +83,9 @@ bool auth_require_admin(struct http_req *req);
 int auth_issue_pair(struct server *srv, const struct store_user *u, char **access, char **refresh);
 
 /* --- audit.c --- */
+/* The audit result word for an HTTP status sent: "invalid" (400, 413, 415, 422), "denied" (401,
+ * 403, 405), "not_found", "conflict" (409, 410), else "failed". */
+const char *audit_result_for(unsigned status);
 /* Fills a from the request (time, client address, principal) and the given fields. */
 void audit_fill(struct store_audit *a, struct http_req *req, const char *action,
 		const char *resource, const char *result, unsigned status);
@@ -93,6 +96,13 @@ void audit_record(struct http_req *req, const char *action, const char *resource
 /* --- errors: {"code":N,"message":"..."} with the status, as the agent does --- */
 void server_error(struct http_req *req, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Replies status with the formatted message and, for a mutation (action non-NULL), audits the
+ * refusal under action and resource. */
+void server_refuse(struct http_req *req, const char *action, const char *resource, unsigned status,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The status for a store errno: -ENOENT 404, -EEXIST/-EALREADY 409, -EINVAL 422, -EBUSY 503,
+ * else 500. */
+unsigned server_store_status(int err);
 /* Maps a store errno to a status and message (-ENOENT 404, -EEXIST 409, -EINVAL 422,
  * -EBUSY 503, else 500) and replies. */
 void server_store_error(struct http_req *req, int err, const char *what);
