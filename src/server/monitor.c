@@ -54,7 +54,13 @@
 
 #define FLEET_REPLY_MAX_BYTES (64u * 1024) /* an /overview or terminate reply */
 #define FLEET_QUEUE_MAX 1024               /* pending kicks/forgets; past it: reload all */
-#define FLEET_HOST_CONNECTIONS_MAX 32      /* connections to one agent address at once */
+/* Connections to one agent address at once. A poll takes about a millisecond on a kept-alive
+ * connection, so a few connections carry hundreds of backend records; every extra connection is
+ * a mutual-TLS handshake (~5 ms of CPU here, ~4 ms at the agent) when a sweep starts cold. With
+ * 32, a cold sweep over 1,000 records on 16 agents opened 512 handshakes on 2 CPUs and missed the
+ * 10 s interval (33 s, 441 timeouts); with 8 it took 6.1 s, and 0.6 s on 4 agents (was 2.6 s):
+ * bench/fleet_sweep, docs/benchmarks.md. */
+#define FLEET_HOST_CONNECTIONS_MAX 8
 #define FLEET_TEST_ROOTS_MAX_BYTES (256u * 1024)
 #define FLEET_URL_MAX 512
 #define FLEET_SWEEP_SLACK_MIN_MS 50
