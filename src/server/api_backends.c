@@ -521,7 +521,7 @@ void api_backends_info_put(struct http_req *req)
 	/* The policy parser, not jansson, decides: the Cocos samples carry u64 values above
 	 * 2^63 that a plain JSON parse refuses. */
 	char err[SNP_POLICY_ERR_BYTES];
-	struct snp_policy *pol = snp_policy_parse(body ? body : "", len, err, sizeof(err));
+	struct attest_policy *pol = attest_policy_parse(body ? body : "", len, err, sizeof(err));
 	if (!pol) {
 		if (errno == ENOMEM)
 			server_refuse(req, action, resource, 500, "out of memory");
@@ -530,9 +530,10 @@ void api_backends_info_put(struct http_req *req)
 		return;
 	}
 	/* Prism's template (1-byte "AA==" placeholders) is stored as is; say what to fill. */
-	char problems[SNP_POLICY_PROBLEMS_BYTES];
-	snp_policy_problems(pol, problems, sizeof(problems));
-	snp_policy_free(pol);
+	char problems[SNP_POLICY_PROBLEMS_BYTES] = "";
+	if (pol->snp)
+		snp_policy_problems(pol->snp, problems, sizeof(problems));
+	attest_policy_free(pol);
 	struct store_audit a;
 	audit_fill(&a, req, action, resource, "ok", 200);
 	int rc = store_backend_info_put(srv->store, b.id, body, len, util_now_ns(), &a);

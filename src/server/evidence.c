@@ -3,8 +3,8 @@
  *
  * The checks run in this order and the first failure is the answer, named as "<check>: <why>":
  *   1. the reply: at most EVIDENCE_MAX_BYTES, strict JSON (json_parse_strict), an object; the
- *      policy parses (snp_policy_parse: it was validated when stored, so a failure here is
- *      EVIDENCE_MALFORMED, not a refusal of the agent)
+ *      policy parses (attest_policy_parse: SEV-SNP and/or TDX sections; it was validated when
+ *      stored, so a failure here is EVIDENCE_MALFORMED, not a refusal of the agent)
  *   2. the binding, before anything costly: "nonce" is the hex of the nonce we sent, and
  *      "report_data" is hex(SHA-512(SPKI DER || nonce)) for the key of the TLS connection the
  *      reply came on ("tls_spki_sha256", when present, must be that key's SHA-256). A reply
@@ -21,7 +21,9 @@
  *      the chain verdict as its first check: every check is evaluated and the first failing
  *      one is the refusal ("measurement: ... (report: <hex>)", "signature_and_chain:
  *      unknown_root: ..."), with the report's value when the check shows one.
- * TDX evidence is refused until tdx.h is wired in here.
+ * SEV-SNP evidence against a policy without an SEV-SNP section is refused. TDX evidence is refused
+ * ("not verified by cloisterd yet") until tdx.h and a collateral source are wired in here; a
+ * policy may already carry its tdx_policy section (the same file format as the CLI's).
  *
  * Everything the agent sent is untrusted: sizes are bounded before decoding, base64 is decoded
  * strictly, and messages quote none of its bytes (only our own hex and lengths), so an err
@@ -293,13 +295,13 @@ int evidence_verify(const char *body, size_t body_len, const char *policy, size_
 	if (!ev)
 		return ev_fail(err, errlen, EVIDENCE_MALFORMED, "evidence: not JSON: %s", je.text);
 	char perr[SNP_POLICY_ERR_BYTES];
-	struct snp_policy *pol = NULL;
+	struct attest_policy *pol = NULL;
 	int ret = EVIDENCE_MALFORMED;
 	if (!json_is_object(ev)) {
 		ev_fail(err, errlen, ret, "evidence: want a JSON object");
 		goto out;
 	}
-	pol = snp_policy_parse(policy, policy_len, perr, sizeof(perr));
+	pol = attest_policy_parse(policy, policy_len, perr, sizeof(perr));
 	if (!pol) {
 		ev_fail(err, errlen, ret, "policy: %s", perr);
 		goto out;
@@ -367,8 +369,11 @@ int evidence_verify(const char *body, size_t body_len, const char *policy, size_
 		ev_fail(err, errlen, ret, "tee: missing");
 		goto out;
 	}
-	if (strcmp(tee, "sev_guest") == 0)
-		ret = verify_snp(ev, pol, rd, o, err, errlen, verdict);
+	if (strcmp(tee, "sev_guest") == 0 && !pol->snp)
+		ret = ev_fail(err, errlen, EVIDENCE_REFUSED,
+			      "tee: SEV-SNP evidence, and the policy has no SEV-SNP section");
+	else if (strcmp(tee, "sev_guest") == 0)
+		ret = verify_snp(ev, pol->snp, rd, o, err, errlen, verdict);
 	else if (strcmp(tee, "tdx_guest") == 0)
 		ret = ev_fail(err, errlen, EVIDENCE_REFUSED,
 			      "tee: Intel TDX evidence is not verified by cloisterd yet");
@@ -376,7 +381,7 @@ int evidence_verify(const char *body, size_t body_len, const char *policy, size_
 		ret = ev_fail(err, errlen, EVIDENCE_REFUSED,
 			      "tee: unknown TEE (want sev_guest or tdx_guest)");
 out:
-	snp_policy_free(pol);
+	attest_policy_free(pol);
 	json_decref(ev);
 	return ret;
 }

@@ -69,6 +69,17 @@ expect_status 200 "get after refused PUT" "$BASE/backends/$ID" "${A[@]}"
 body_has 'd["address"] == "192.0.2.10" and d["name"] == "first"' "a refused PUT changed nothing"
 expect_status 200 "PUT an upper-case id" -X PUT "$BASE/backends/$(echo "$ID" | tr a-f A-F)" "${A[@]}" "${J[@]}" -d '{"name":"first","description":"d","address":"192.0.2.10:7001"}'
 
+# One policy language for both TEEs: a TDX-only backend-information file is stored, a bad one
+# (unknown field, wrong length) refused.
+expect_status 200 "PUT a TDX policy (tdx_policy only)" -X PUT "$BASE/backends/$ID/info" "${A[@]}" "${J[@]}" \
+	-d '{"tdx_policy":{"accepted_tcb_statuses":["UpToDate"],"mr_td":"'"$(printf '00%.0s' $(seq 48))"'"}}'
+expect_status 422 "a TDX policy with an unknown field: 422" -X PUT "$BASE/backends/$ID/info" "${A[@]}" "${J[@]}" \
+	-d '{"tdx_policy":{"mrtd":"00"}}'
+expect_status 422 "a TDX policy with a short MRTD: 422" -X PUT "$BASE/backends/$ID/info" "${A[@]}" "${J[@]}" \
+	-d '{"tdx_policy":{"mr_td":"0011"}}'
+expect_status 200 "the stored TDX policy is unchanged" "$BASE/backends/$ID/info" "${A[@]}"
+body_has '"tdx_policy" in d and d["tdx_policy"]["accepted_tcb_statuses"] == ["UpToDate"]' "the TDX policy is served back"
+
 # Query bounds and paging.
 expect_status 422 "limit=0: 422" "$BASE/backends?limit=0" "${A[@]}"
 expect_status 422 "limit=1001: 422" "$BASE/backends?limit=1001" "${A[@]}"

@@ -512,6 +512,9 @@ static void test_tee(void **state)
 	uint8_t raw[SNP_REPORT_BYTES];
 	char *pol = mk_policy(0x11, NULL);
 	json_t *e = mk_evidence(&TC, CERTS_FULL, raw);
+	/* SEV-SNP evidence against a policy with only a TDX section: refused, not skipped */
+	verify(e, "{\"tdx_policy\":{\"accepted_tcb_statuses\":[\"UpToDate\"]}}", EVIDENCE_REFUSED,
+	       "the policy has no SEV-SNP section");
 	json_object_set_new(e, "tee", json_string("tdx_guest"));
 	verify(e, pol, EVIDENCE_REFUSED, "tee: Intel TDX evidence is not verified");
 	json_object_set_new(e, "tee", json_string("arm_cca_guest"));
