@@ -8,10 +8,13 @@
  * still gets its answer and the failure is counted (cloisterd_audit_write_failures_total) and
  * logged: auditing must not turn a refusal into a 500.
  *
- * Flood guard: auth.denied records (any client can cause them, one fsync each) are written at
- * most AUDIT_DENIED_PER_SECOND_MAX per second; the rest are counted and logged once per
- * second, so an unauthenticated flood
- * cannot turn the server's polling threads into an fsync queue.
+ * Denials from the authentication gate (auth.denied: any client can cause them, and the gate
+ * runs on the server's few polling threads) are not written in place: they go to a bounded queue
+ * (AUDIT_QUEUE_MAX) that a writer thread drains in batches, one transaction (one fsync) per batch
+ * of up to STORE_AUDIT_BATCH_MAX, so a flood of bad tokens costs a few fsyncs per second and
+ * every denial is still recorded. Only past the queue's capacity (the disk cannot keep up) are
+ * records dropped, counted (cloisterd_audit_write_failures_total) and logged once per second.
+ * audit_stop writes what is queued before the store closes.
  */
 #include "server/server.h"
 
@@ -27,13 +30,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AUDIT_DENIED_PER_SECOND_MAX 100
+#define AUDIT_QUEUE_MAX 8192 /* gate denials waiting for the writer */
 #define AUDIT_LIST_DEFAULT_LIMIT 50
 
-static pthread_mutex_t flood_mu = PTHREAD_MUTEX_INITIALIZER;
-static int64_t flood_second;
-static unsigned flood_count;
-static uint64_t flood_suppressed; /* since the last log line */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct store_audit *q; /* ring of AUDIT_QUEUE_MAX */
+	struct store_audit *batch;
+	size_t head, len;
+	bool running, stop;
+	pthread_t th;
+	struct server *srv;
+	uint64_t dropped; /* since the last log line */
+	int64_t drop_logged_ms;
+} aq = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static void copy_field(char *dst, size_t cap, const char *src)
 {
@@ -56,28 +67,105 @@ void audit_fill(struct store_audit *a, struct http_req *req, const char *action,
 	a->status = status;
 }
 
-/* True when this auth.denied record may be written now. */
-static bool flood_admit(void)
+static void write_failed(struct server *srv, const char *what, size_t n)
 {
-	int64_t sec = util_mono_ms() / 1000;
-	uint64_t report = 0;
-	pthread_mutex_lock(&flood_mu);
-	if (sec != flood_second) {
-		report = flood_suppressed;
-		flood_suppressed = 0;
-		flood_second = sec;
-		flood_count = 0;
+	if (srv && srv->m_audit_fail)
+		prom_inc(srv->m_audit_fail, NULL, (double)n);
+	char k[24];
+	snprintf(k, sizeof(k), "%zu", n);
+	log_kv(CLOG_ERROR, "audit write failed", "what", what, "records", k, "detail",
+	       store_last_error(), NULL);
+}
+
+static void *writer_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&aq.mu);
+	for (;;) {
+		while (aq.len == 0 && !aq.stop)
+			pthread_cond_wait(&aq.cv, &aq.mu);
+		if (aq.len == 0)
+			break; /* stopping, and everything was written */
+		size_t n = aq.len < STORE_AUDIT_BATCH_MAX ? aq.len : STORE_AUDIT_BATCH_MAX;
+		for (size_t i = 0; i < n; i++)
+			aq.batch[i] = aq.q[(aq.head + i) % AUDIT_QUEUE_MAX];
+		aq.head = (aq.head + n) % AUDIT_QUEUE_MAX;
+		aq.len -= n;
+		pthread_mutex_unlock(&aq.mu);
+		if (store_audit_add_many(aq.srv->store, aq.batch, n) < 0)
+			write_failed(aq.srv, "auth.denied batch", n);
+		pthread_mutex_lock(&aq.mu);
 	}
-	bool ok = flood_count < AUDIT_DENIED_PER_SECOND_MAX;
-	if (ok)
-		flood_count++;
-	else
-		flood_suppressed++;
-	pthread_mutex_unlock(&flood_mu);
+	pthread_mutex_unlock(&aq.mu);
+	return NULL;
+}
+
+int audit_start(struct server *srv)
+{
+	aq.q = calloc(AUDIT_QUEUE_MAX, sizeof(*aq.q));
+	aq.batch = calloc(STORE_AUDIT_BATCH_MAX, sizeof(*aq.batch));
+	if (!aq.q || !aq.batch) {
+		free(aq.q);
+		free(aq.batch);
+		aq.q = aq.batch = NULL;
+		return -ENOMEM;
+	}
+	aq.srv = srv;
+	aq.head = aq.len = 0;
+	aq.stop = false;
+	if (pthread_create(&aq.th, NULL, writer_main, NULL) != 0) {
+		free(aq.q);
+		free(aq.batch);
+		aq.q = aq.batch = NULL;
+		return -EAGAIN;
+	}
+	aq.running = true;
+	return 0;
+}
+
+void audit_stop(struct server *srv)
+{
+	(void)srv;
+	if (!aq.running)
+		return;
+	pthread_mutex_lock(&aq.mu);
+	aq.stop = true;
+	pthread_cond_signal(&aq.cv);
+	pthread_mutex_unlock(&aq.mu);
+	pthread_join(aq.th, NULL);
+	aq.running = false;
+	free(aq.q);
+	free(aq.batch);
+	aq.q = aq.batch = NULL;
+}
+
+/* Queues a gate denial for the writer; false when the queue is full (counted, logged). */
+static bool enqueue_denial(const struct store_audit *a)
+{
+	bool ok;
+	uint64_t report = 0;
+	int64_t now = util_mono_ms();
+	pthread_mutex_lock(&aq.mu);
+	ok = aq.len < AUDIT_QUEUE_MAX;
+	if (ok) {
+		aq.q[(aq.head + aq.len) % AUDIT_QUEUE_MAX] = *a;
+		aq.len++;
+		pthread_cond_signal(&aq.cv);
+	} else {
+		aq.dropped++;
+		if (now - aq.drop_logged_ms >= 1000) {
+			report = aq.dropped;
+			aq.dropped = 0;
+			aq.drop_logged_ms = now;
+		}
+	}
+	pthread_mutex_unlock(&aq.mu);
+	if (!ok && aq.srv && aq.srv->m_audit_fail)
+		prom_inc(aq.srv->m_audit_fail, NULL, 1);
 	if (report) {
 		char n[24];
 		snprintf(n, sizeof(n), "%llu", (unsigned long long)report);
-		log_kv(CLOG_WARN, "audit: auth.denied records suppressed (flood)", "count", n,
+		log_kv(CLOG_WARN, "audit: queue full, auth.denied records dropped", "count", n,
 		       NULL);
 	}
 	return ok;
@@ -87,10 +175,12 @@ void audit_record(struct http_req *req, const char *action, const char *resource
 		  const char *result, unsigned status)
 {
 	struct server *srv = http_req_app(req);
-	if (strcmp(action, "auth.denied") == 0 && !flood_admit())
-		return;
 	struct store_audit a;
 	audit_fill(&a, req, action, resource, result, status);
+	if (aq.running && strcmp(action, "auth.denied") == 0) {
+		enqueue_denial(&a);
+		return;
+	}
 	int rc = srv && srv->store ? store_audit_add(srv->store, &a) : -EIO;
 	if (rc < 0) {
 		if (srv && srv->m_audit_fail)

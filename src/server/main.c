@@ -237,7 +237,7 @@ int main(int argc, char **argv)
 		log_kv(CLOG_ERROR, "first admin", "error", err, NULL);
 		goto out;
 	}
-	if (routes_metrics_init(&srv) < 0) {
+	if (routes_metrics_init(&srv) < 0 || audit_start(&srv) < 0) {
 		log_kv(CLOG_ERROR, "out of memory", NULL);
 		goto out;
 	}
@@ -288,6 +288,7 @@ out:
 	http_server_stop(srv.http);
 	proxy_stop(); /* waits for follow streams, frees the shared connection cache */
 	fleet_stop(&srv);
+	audit_stop(&srv); /* writes the denials still queued */
 	if (srv.ca)
 		ca_done(&srv);
 	if (srv.store)

@@ -83,6 +83,10 @@ bool auth_require_admin(struct http_req *req);
 int auth_issue_pair(struct server *srv, const struct store_user *u, char **access, char **refresh);
 
 /* --- audit.c --- */
+/* The writer of the gate's denials (a bounded queue written in batches): started once the store
+ * is open, stopped (everything queued written) before it closes. */
+int audit_start(struct server *srv);
+void audit_stop(struct server *srv);
 /* The audit result word for an HTTP status sent: "invalid" (400, 413, 415, 422), "denied" (401,
  * 403, 405), "not_found", "conflict" (409, 410), else "failed". */
 const char *audit_result_for(unsigned status);

@@ -615,6 +615,20 @@ int store_audit_add(struct store *s, const struct store_audit *a)
 	return s->ops->audit_add(s->impl, a);
 }
 
+int store_audit_add_many(struct store *s, const struct store_audit *a, size_t n)
+{
+	int r;
+	STORE_OK(s);
+	if (!a || n == 0 || n > STORE_AUDIT_BATCH_MAX) {
+		store_set_error("audit: 1..%d records per batch", STORE_AUDIT_BATCH_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((r = check_audit(&a[i])) < 0)
+			return r;
+	return s->ops->audit_add_many(s->impl, a, n);
+}
+
 int store_audit_list(struct store *s, unsigned limit, int64_t before_id, struct store_audit **out,
 		     size_t *n)
 {

@@ -220,6 +220,9 @@ int store_cert_take_key(struct store *s, const char *serial, char key_out[STORE_
 
 /* --- audit --- */
 int store_audit_add(struct store *s, const struct store_audit *a);
+/* n records (1..STORE_AUDIT_BATCH_MAX) in one transaction: all or none. */
+#define STORE_AUDIT_BATCH_MAX 1024
+int store_audit_add_many(struct store *s, const struct store_audit *a, size_t n);
 /* Newest first: entries with id < before_id (0 = from the newest), at most limit. */
 int store_audit_list(struct store *s, unsigned limit, int64_t before_id, struct store_audit **out,
 		     size_t *n);

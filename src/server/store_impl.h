@@ -85,6 +85,7 @@ struct store_ops {
 			     const struct store_audit *a);
 
 	int (*audit_add)(void *impl, const struct store_audit *a);
+	int (*audit_add_many)(void *impl, const struct store_audit *a, size_t n);
 	int (*audit_list)(void *impl, unsigned limit, int64_t before_id, struct store_audit **out,
 			  size_t *n);
 };

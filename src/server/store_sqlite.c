@@ -1697,6 +1697,18 @@ static int sq_audit_add(void *impl, const struct store_audit *a)
 	return tx_end(impl, TX_WRITE, c, 0, a);
 }
 
+static int sq_audit_add_many(void *impl, const struct store_audit *a, size_t n)
+{
+	struct conn *c;
+	int r = tx_begin(impl, TX_WRITE, &c);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i + 1 < n && r >= 0; i++)
+		r = audit_insert(c, &a[i]);
+	/* the last one goes with the commit, as for a single record */
+	return tx_end(impl, TX_WRITE, c, r, &a[n - 1]);
+}
+
 static int sq_audit_list(void *impl, unsigned limit, int64_t before_id, struct store_audit **out,
 			 size_t *n)
 {
@@ -1782,5 +1794,6 @@ const struct store_ops store_sqlite_ops = {
 	.cert_revoked = sq_cert_revoked,
 	.cert_take_key = sq_cert_take_key,
 	.audit_add = sq_audit_add,
+	.audit_add_many = sq_audit_add_many,
 	.audit_list = sq_audit_list,
 };

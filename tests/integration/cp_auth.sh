@@ -192,6 +192,36 @@ audit_has "$ADMIN" auth.denied denied || fail "no auth.denied entry in the audit
 audit_has "$ADMIN" authz.denied denied || fail "no authz.denied entry in the audit log"
 audit_has "$ADMIN" auth.login failed || fail "no failed auth.login entry"
 ok "denied requests and failed logins are in the audit log"
+
+# A flood of bad tokens: every denial is recorded (written in batches off the polling threads).
+N=800
+urls=$(for _ in $(seq 1 $N); do printf '%s ' "$BASE/flood-check"; done)
+# shellcheck disable=SC2086
+curl -s -o /dev/null --max-time 60 -H "Authorization: Bearer not-a-token" $urls
+count_flood() {
+	python3 - "$BASE" "$ADMIN" <<'PY'
+import json, sys, urllib.request
+base, tok = sys.argv[1], sys.argv[2]
+n, before = 0, 0
+for _ in range(50):
+    q = f"{base}/audit?limit=1000" + (f"&before={before}" if before else "")
+    r = urllib.request.urlopen(urllib.request.Request(q, headers={"Authorization": "Bearer " + tok}), timeout=10)
+    d = json.load(r)
+    n += sum(1 for e in d["entries"] if e["action"] == "auth.denied" and e["resource"] == "/flood-check")
+    if not d["next_before"] or not d["entries"]:
+        break
+    before = d["next_before"]
+print(n)
+PY
+}
+got=0
+for _ in $(seq 1 50); do
+	got=$(count_flood)
+	[ "$got" -ge $N ] && break
+	sleep 0.2
+done
+[ "$got" = $N ] || fail "$got of $N denials of a flood are in the audit log"
+ok "all $N denials of a bad-token flood are in the audit log"
 stop_cloisterd
 
 # HS256 server: EdDSA tokens from before are refused, HS256 tokens work, EdDSA-signed tokens

@@ -1076,6 +1076,28 @@ static void test_audit_same_transaction(void **state)
 	free(v);
 }
 
+static void test_audit_batch(void **state)
+{
+	struct tctx *t = *state;
+	struct store_audit batch[3];
+	for (unsigned i = 0; i < 3; i++) {
+		char res[32];
+		snprintf(res, sizeof(res), "/b/%u", i);
+		batch[i] = audit_rec("auth.denied", res);
+		batch[i].status = 401;
+	}
+	assert_int_equal(store_audit_add_many(t->s, batch, 3), 0);
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM audit"), 3);
+	/* all or none: one bad record (an empty action) refuses the batch, nothing written */
+	batch[1].action[0] = '\0';
+	assert_int_equal(store_audit_add_many(t->s, batch, 3), -EINVAL);
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM audit"), 3);
+	/* bounds: 0 and past STORE_AUDIT_BATCH_MAX */
+	assert_int_equal(store_audit_add_many(t->s, batch, 0), -EINVAL);
+	assert_int_equal(store_audit_add_many(t->s, batch, STORE_AUDIT_BATCH_MAX + 1), -EINVAL);
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM audit"), 3);
+}
+
 static void test_audit_list_paging(void **state)
 {
 	struct tctx *t = *state;
@@ -1617,6 +1639,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backend_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_delete_cascades, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_same_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_list_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers_and_readers, setup,
 						teardown),
