@@ -702,3 +702,33 @@ int x509_verifier_check(const struct x509_verifier *v, const unsigned char *cons
 		ERR_clear_error();
 	return r;
 }
+
+void x509_name_cn(const X509_NAME *n, char *buf, size_t len)
+{
+	snprintf(buf, len, "(no CN)");
+	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+	if (i < 0)
+		return;
+	const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i));
+	unsigned char *u = NULL;
+	int ul = ASN1_STRING_to_UTF8(&u, s);
+	if (ul < 0) {
+		ERR_clear_error();
+		return;
+	}
+	size_t k = 0;
+	for (int j = 0; j < ul && k + 1 < len; j++)
+		buf[k++] = (u[j] >= 0x20 && u[j] < 0x7f) ? (char)u[j] : '?';
+	buf[k] = '\0';
+	OPENSSL_free(u);
+}
+
+void x509_subject_cn(const X509 *x, char *buf, size_t len)
+{
+	x509_name_cn(X509_get_subject_name(x), buf, len);
+}
+
+void x509_issuer_cn(const X509 *x, char *buf, size_t len)
+{
+	x509_name_cn(X509_get_issuer_name(x), buf, len);
+}

@@ -47,6 +47,15 @@
 int x509_selfsigned(const char *const *hosts, size_t nhosts, int days, char **cert_pem,
 		    char **key_pem);
 
+/* A certificate name's common name for messages: printable ASCII ('?' for anything else), cut
+ * to len - 1 bytes, "(no CN)" when there is none. The arguments are OpenSSL's X509_NAME and
+ * X509 (declared here without including OpenSSL). */
+struct X509_name_st;
+struct x509_st;
+void x509_name_cn(const struct X509_name_st *n, char *buf, size_t len);
+void x509_subject_cn(const struct x509_st *x, char *buf, size_t len);
+void x509_issuer_cn(const struct x509_st *x, char *buf, size_t len);
+
 /* Wipes and frees a private-key PEM string. NULL is fine. */
 void x509_free_secret_pem(char *pem);
 

@@ -43,6 +43,7 @@
 #include "attest/snp.h"
 #include "attest/amd_roots.h"
 #include "util.h"
+#include "x509.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -460,36 +461,6 @@ struct snp_chain {
 	int spl[10];     /* .1.3.N SPL extensions, N = 1..9; -1 when absent */
 };
 
-static void name_cn(const X509_NAME *n, char *buf, size_t len)
-{
-	snprintf(buf, len, "(no CN)");
-	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
-	if (i < 0)
-		return;
-	const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i));
-	unsigned char *u = NULL;
-	int ul = ASN1_STRING_to_UTF8(&u, s);
-	if (ul < 0) {
-		ERR_clear_error();
-		return;
-	}
-	size_t k = 0;
-	for (int j = 0; j < ul && k + 1 < len; j++)
-		buf[k++] = (u[j] >= 0x20 && u[j] < 0x7f) ? (char)u[j] : '?';
-	buf[k] = '\0';
-	OPENSSL_free(u);
-}
-
-static void subject_cn(const X509 *x, char *buf, size_t len)
-{
-	name_cn(X509_get_subject_name(x), buf, len);
-}
-
-static void issuer_cn(const X509 *x, char *buf, size_t len)
-{
-	name_cn(X509_get_issuer_name(x), buf, len);
-}
-
 static bool self_issued(const X509 *x)
 {
 	return X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
@@ -746,7 +717,7 @@ static int leaf_facts(struct snp_chain *c, enum snp_product expected, struct snp
 {
 	X509 *x = c->leaf;
 	char cn[64];
-	subject_cn(x, cn, sizeof(cn));
+	x509_subject_cn(x, cn, sizeof(cn));
 	const ASN1_OCTET_STRING *csp = NULL, *pn = NULL, *hw = NULL;
 	int rc = find_ext(x, AMD_OID_PREFIX "5", &csp);
 	if (rc == 0)
@@ -780,7 +751,7 @@ static int leaf_facts(struct snp_chain *c, enum snp_product expected, struct snp
 
 	/* Product: productName, else the issuer's name (SEV-Milan, SEV-VLEK-Milan). */
 	char icn[64];
-	issuer_cn(x, icn, sizeof(icn));
+	x509_issuer_cn(x, icn, sizeof(icn));
 	const char *ip = icn;
 	if (strncmp(ip, "SEV-VLEK-", 9) == 0)
 		ip += 9;
@@ -872,7 +843,7 @@ static int build_path(struct snp_chain *c, struct chain_ctx *x, struct snp_verdi
 {
 	const char *lw = leaf_word(c->kind), *iw = ica_word(c->kind);
 	char icn[64], rcn[64], cn[64];
-	issuer_cn(c->leaf, icn, sizeof(icn));
+	x509_issuer_cn(c->leaf, icn, sizeof(icn));
 	const X509_NAME *want = X509_get_issuer_name(c->leaf);
 
 	bool any_ica = false;
@@ -912,7 +883,7 @@ static int build_path(struct snp_chain *c, struct chain_ctx *x, struct snp_verdi
 			X509 *s = sk_X509_value(x->supplied, i);
 			if (s == c->leaf)
 				continue;
-			subject_cn(s, cn, sizeof(cn));
+			x509_subject_cn(s, cn, sizeof(cn));
 			int w = snprintf(have + hl, sizeof(have) - hl, "%s%s", hl ? ", " : "", cn);
 			if (w > 0)
 				hl += (size_t)w < sizeof(have) - hl ? (size_t)w
@@ -933,7 +904,7 @@ static int build_path(struct snp_chain *c, struct chain_ctx *x, struct snp_verdi
 	}
 
 	/* The root: supplied roots must be pinned; otherwise the pinned one of that name. */
-	issuer_cn(c->ica, rcn, sizeof(rcn));
+	x509_issuer_cn(c->ica, rcn, sizeof(rcn));
 	const X509_NAME *rwant = X509_get_issuer_name(c->ica);
 	STACK_OF(X509) *cands = sk_X509_new_null();
 	if (!cands) {
@@ -965,7 +936,7 @@ static int build_path(struct snp_chain *c, struct chain_ctx *x, struct snp_verdi
 				goto nomem;
 		}
 	}
-	subject_cn(c->ica, cn, sizeof(cn));
+	x509_subject_cn(c->ica, cn, sizeof(cn));
 	if (sk_X509_num(cands) == 0) {
 		verdict_set(v, SNP_ERR_UNKNOWN_ROOT, "%s %s is issued by %s, not a pinned AMD root",
 			    iw, cn, rcn);
@@ -1090,8 +1061,8 @@ static int check_crls(struct snp_chain *c, const struct snp_chain_opts *o, int64
 			continue; /* another product's or issuer's list */
 		}
 		char icn[64], scn[64], when[40];
-		subject_cn(issuer, icn, sizeof(icn));
-		subject_cn(subject, scn, sizeof(scn));
+		x509_subject_cn(issuer, icn, sizeof(icn));
+		x509_subject_cn(subject, scn, sizeof(scn));
 		if (X509_CRL_verify(crl, X509_get0_pubkey(issuer)) != 1) {
 			verdict_set(v, SNP_ERR_CHAIN, "CRL of %s: signature does not verify", icn);
 			goto out;
@@ -1173,13 +1144,13 @@ static int verify_chain(struct snp_chain *c, const struct snp_chain_opts *o, str
 	    check_crls(c, o, x->now, v) < 0)
 		return -1;
 	char cn[64], what[80];
-	subject_cn(c->ica, cn, sizeof(cn));
+	x509_subject_cn(c->ica, cn, sizeof(cn));
 	if (check_times(c->leaf, leaf_word(c->kind), x->now, v) < 0)
 		return -1;
 	snprintf(what, sizeof(what), "%s %s", ica_word(c->kind), cn);
 	if (check_times(c->ica, what, x->now, v) < 0)
 		return -1;
-	subject_cn(c->ark, cn, sizeof(cn));
+	x509_subject_cn(c->ark, cn, sizeof(cn));
 	snprintf(what, sizeof(what), "ARK %s", cn);
 	return check_times(c->ark, what, x->now, v);
 }

@@ -33,6 +33,7 @@
 #include "attest/intel_roots.h"
 #include "json.h"
 #include "util.h"
+#include "x509.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -525,31 +526,6 @@ int tdx_quote_parse_text(const char *text, size_t len, struct tdx_quote *out, ch
 
 /* ------------------------------------------------------------------------------------------ */
 /* Small helpers: certificates, signatures                                                    */
-
-static void name_cn(const X509_NAME *n, char *buf, size_t len)
-{
-	snprintf(buf, len, "(no CN)");
-	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
-	if (i < 0)
-		return;
-	const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i));
-	unsigned char *u = NULL;
-	int ul = ASN1_STRING_to_UTF8(&u, s);
-	if (ul < 0) {
-		ERR_clear_error();
-		return;
-	}
-	size_t k = 0;
-	for (int j = 0; j < ul && k + 1 < len; j++)
-		buf[k++] = (u[j] >= 0x20 && u[j] < 0x7f) ? (char)u[j] : '?';
-	buf[k] = '\0';
-	OPENSSL_free(u);
-}
-
-static void subject_cn(const X509 *x, char *buf, size_t len)
-{
-	name_cn(X509_get_subject_name(x), buf, len);
-}
 
 static bool self_issued(const X509 *x)
 {
@@ -1391,7 +1367,7 @@ static X509 *find_root(const struct tdx_collateral *c, STACK_OF(X509) * supplied
 		       const X509_NAME *issuer_name, const char *what, struct tdx_verdict *v)
 {
 	char rcn[64];
-	name_cn(issuer_name, rcn, sizeof(rcn));
+	x509_name_cn(issuer_name, rcn, sizeof(rcn));
 	for (int i = 0; supplied && i < sk_X509_num(supplied); i++) {
 		X509 *s = sk_X509_value(supplied, i);
 		if (!self_issued(s) || X509_NAME_cmp(X509_get_subject_name(s), issuer_name) != 0)
@@ -1443,7 +1419,7 @@ static int load_signers(const struct tdx_collateral *c, const uint8_t *pem, size
 		if (self_issued(x))
 			continue;
 		char cn[64];
-		subject_cn(x, cn, sizeof(cn));
+		x509_subject_cn(x, cn, sizeof(cn));
 		X509 *root = find_root(c, sk, X509_get_issuer_name(x), what, v);
 		if (!root)
 			goto bad;
@@ -1483,7 +1459,7 @@ static X509 *doc_signer(STACK_OF(X509) * signers, const char *text, size_t a, si
 	for (int i = 0; i < sk_X509_num(signers); i++) {
 		X509 *x = sk_X509_value(signers, i);
 		char cn[64];
-		subject_cn(x, cn, sizeof(cn));
+		x509_subject_cn(x, cn, sizeof(cn));
 		if (strcmp(cn, TDX_TCB_SIGNING_CN) != 0)
 			continue;
 		int ok =
@@ -1615,7 +1591,7 @@ static int load_root_crls(struct tdx_collateral *c, const struct tdx_collateral_
 					  X509_get_subject_name(sk_X509_value(c->trusted, j))) == 0)
 				root = sk_X509_value(c->trusted, j);
 		char icn[64];
-		name_cn(X509_CRL_get_issuer(e->crl), icn, sizeof(icn));
+		x509_name_cn(X509_CRL_get_issuer(e->crl), icn, sizeof(icn));
 		if (!root) {
 			verdict_set(
 				v, TDX_ERR_COLLATERAL,
@@ -1677,7 +1653,7 @@ static int load_pck_crls(struct tdx_collateral *c, const struct tdx_collateral_o
 		if (ret < 0)
 			continue;
 		char icn[64];
-		name_cn(X509_CRL_get_issuer(e->crl), icn, sizeof(icn));
+		x509_name_cn(X509_CRL_get_issuer(e->crl), icn, sizeof(icn));
 		if (strcmp(icn, TDX_PLATFORM_CA_CN) != 0 && strcmp(icn, TDX_PROCESSOR_CA_CN) != 0) {
 			verdict_set(v, TDX_ERR_COLLATERAL,
 				    "PCK CRL: issued by %s, not an Intel SGX PCK Platform or "
@@ -2015,7 +1991,7 @@ static void revocation(struct tdx_chain *c)
 		X509_REVOKED *rev = NULL;
 		if (X509_CRL_get0_by_cert(e->crl, &rev, c->ica) == 1 && !c->leaf_revoked) {
 			char cn[64];
-			subject_cn(c->ica, cn, sizeof(cn));
+			x509_subject_cn(c->ica, cn, sizeof(cn));
 			c->ica_revoked = true;
 			snprintf(c->revoked_detail, sizeof(c->revoked_detail),
 				 "intermediate CA %s is revoked by the Root CA CRL", cn);
@@ -2029,7 +2005,7 @@ static int pck_revocation(struct tdx_chain *c, struct tdx_verdict *v)
 {
 	const struct tdx_collateral *col = c->col;
 	char icn[64];
-	subject_cn(c->ica, icn, sizeof(icn));
+	x509_subject_cn(c->ica, icn, sizeof(icn));
 	for (size_t i = 0; i < col->n_pck_crl; i++) {
 		const struct crl_entry *e = &col->pck_crl[i];
 		if (X509_NAME_cmp(X509_CRL_get_issuer(e->crl), X509_get_subject_name(c->ica)) != 0)
@@ -2077,7 +2053,7 @@ static int build_chain(struct tdx_chain *c, const struct tdx_quote *q, struct td
 		goto out;
 	}
 	X509 *leaf = sk_X509_value(sk, 0);
-	subject_cn(leaf, cn, sizeof(cn));
+	x509_subject_cn(leaf, cn, sizeof(cn));
 	if (self_issued(leaf) || strcmp(cn, TDX_PCK_CN) != 0) {
 		verdict_set(v, TDX_ERR_CHAIN, "PCK chain: the first certificate is %s, want the %s",
 			    cn, TDX_PCK_CN);
@@ -2090,7 +2066,7 @@ static int build_chain(struct tdx_chain *c, const struct tdx_quote *q, struct td
 		    X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(leaf)) == 0)
 			ica = x;
 	}
-	name_cn(X509_get_issuer_name(leaf), icn, sizeof(icn));
+	x509_name_cn(X509_get_issuer_name(leaf), icn, sizeof(icn));
 	if (!ica) {
 		verdict_set(v, TDX_ERR_CHAIN,
 			    "PCK chain: the PCK certificate's issuer %s is not in the chain", icn);
@@ -2106,7 +2082,7 @@ static int build_chain(struct tdx_chain *c, const struct tdx_quote *q, struct td
 	if (!root)
 		goto out;
 	char rcn[64];
-	subject_cn(root, rcn, sizeof(rcn));
+	x509_subject_cn(root, rcn, sizeof(rcn));
 	if (!verifies(ica, root)) {
 		verdict_set(v, TDX_ERR_CHAIN,
 			    "PCK chain: intermediate CA %s: signature by %s does not verify", icn,
@@ -2232,7 +2208,7 @@ static int cert_window(const X509 *x, int64_t now, const char *what, enum tdx_re
 {
 	int64_t nb, na;
 	char when[40], cn[64];
-	subject_cn(x, cn, sizeof(cn));
+	x509_subject_cn(x, cn, sizeof(cn));
 	if (asn1_time_unix(X509_get0_notBefore(x), &nb) < 0 ||
 	    asn1_time_unix(X509_get0_notAfter(x), &na) < 0) {
 		verdict_set(v, TDX_ERR_CHAIN, "%s %s has an unreadable validity period", what, cn);
