@@ -111,6 +111,12 @@ int cp_http_fail(const struct client_resp *r);
 /* --json: prints the reply as received (plus a final newline when it has none) once it parses
  * as JSON; returns CLI_EXIT_OK, or CLI_EXIT_FAIL after saying the reply is not JSON. */
 int cp_print_json(const struct cp *x, const struct client_resp *r);
+/* "cloister: out of memory" on stderr; returns CLI_EXIT_FAIL. */
+int cp_oom(void);
+/* Writes a rendered buffer to stdout and frees it: CLI_EXIT_OK, or cp_oom() when building it
+ * ran out of memory. */
+struct util_buf;
+int cp_put_buf(struct util_buf *b);
 /* A malformed reply from the server: says so and returns CLI_EXIT_FAIL. */
 int cp_bad_reply(const struct cp *x, const char *what);
 /*

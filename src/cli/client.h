@@ -72,6 +72,12 @@ struct client_resp {
 			     * when absent; at most CLI_URL_MAX_BYTES */
 };
 
+/* A 2xx reply. */
+static inline bool client_resp_2xx(const struct client_resp *r)
+{
+	return r->status >= 200 && r->status < 300;
+}
+
 struct client;
 
 /* NULL on ENOMEM, when libcurl cannot start, or when both password and bearer are set. */

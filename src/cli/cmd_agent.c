@@ -272,11 +272,6 @@ static const char *route_of(struct agent_cli *x, char buf[BACKEND_PATH_BYTES], c
 	return buf;
 }
 
-static bool is_2xx(const struct client_resp *r)
-{
-	return r->status >= 200 && r->status < 300;
-}
-
 static int http_fail(const struct client_resp *r)
 {
 	char msg[CLI_ERROR_MESSAGE_MAX_BYTES];
@@ -463,7 +458,7 @@ static int cmd_events(struct agent_cli *x, int argc, char **argv)
 		int rc = send_req(x, &rq, &r);
 		if (rc >= 0)
 			return rc;
-		if (!is_2xx(&r)) {
+		if (!client_resp_2xx(&r)) {
 			rc = http_fail(&r);
 		} else {
 			if (x->json)
@@ -504,7 +499,7 @@ static int cmd_events(struct agent_cli *x, int argc, char **argv)
 		fputs("cloister: out of memory\n", stderr);
 		rc = CLI_EXIT_FAIL;
 	} else if (rc < 0) {
-		rc = is_2xx(&r) ? CLI_EXIT_OK : http_fail(&r);
+		rc = client_resp_2xx(&r) ? CLI_EXIT_OK : http_fail(&r);
 		client_resp_done(&r);
 	}
 	free(st.lines.buf);
@@ -534,7 +529,7 @@ static int cmd_log(struct agent_cli *x, int argc, char **argv)
 	rc = send_req(x, &rq, &r);
 	if (rc >= 0)
 		return rc;
-	rc = is_2xx(&r) ? CLI_EXIT_OK : http_fail(&r);
+	rc = client_resp_2xx(&r) ? CLI_EXIT_OK : http_fail(&r);
 	client_resp_done(&r);
 	return rc;
 }
@@ -578,7 +573,7 @@ static int cmd_action(struct agent_cli *x, int argc, char **argv)
 		if (a.err_truncated)
 			fputs("cloister: the agent truncated the action's stderr\n", stderr);
 	}
-	if (!is_2xx(&r))
+	if (!client_resp_2xx(&r))
 		http_fail(&r);
 	rc = client_action_exit_code(r.status, &a);
 	client_action_reply_done(&a);
@@ -711,7 +706,7 @@ static int cmd_upload(struct agent_cli *x, int argc, char **argv)
 		EVP_MD_CTX_free(u.md);
 		return rc;
 	}
-	if (!is_2xx(&r)) {
+	if (!client_resp_2xx(&r)) {
 		rc = http_fail(&r);
 	} else if (u.sent != u.size) {
 		fprintf(stderr, "cloister: %s: the agent replied before the whole file was sent\n",
@@ -781,7 +776,7 @@ static int cmd_set_password(struct agent_cli *x, int argc, char **argv)
 	wipe_free(pw, len);
 	if (rc >= 0)
 		return rc;
-	if (!is_2xx(&r)) {
+	if (!client_resp_2xx(&r)) {
 		rc = http_fail(&r);
 	} else if (x->json) {
 		print_raw_json(&r);
@@ -859,7 +854,7 @@ static int show_status(struct agent_cli *x, const char *path,
 	int rc = send_req(x, &rq, &r);
 	if (rc >= 0)
 		return rc;
-	if (!is_2xx(&r)) {
+	if (!client_resp_2xx(&r)) {
 		rc = http_fail(&r);
 	} else if (x->json) {
 		rc = cp_json_valid(r.body, r.len) ? (print_raw_json(&r), CLI_EXIT_OK)

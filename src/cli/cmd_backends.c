@@ -54,29 +54,6 @@ struct bk_ctx {
 
 /* ---------------------------------------------------------------- helpers */
 
-static int oom(void)
-{
-	fputs("cloister: out of memory\n", stderr);
-	return CLI_EXIT_FAIL;
-}
-
-static bool is_2xx(const struct client_resp *r)
-{
-	return r->status >= 200 && r->status < 300;
-}
-
-/* Writes a rendered buffer to stdout. */
-static int put_buf(struct util_buf *b)
-{
-	int rc = CLI_EXIT_OK;
-	if (b->oom)
-		rc = oom();
-	else if (b->len)
-		fwrite(b->p, 1, b->len, stdout);
-	free(b->p);
-	return rc;
-}
-
 static int check_id(const char *id, const char *help)
 {
 	if (!cp_uuid_valid(id))
@@ -97,7 +74,7 @@ static int send_ok(struct cp *x, const struct client_req *rq, struct client_resp
 	int rc = cp_send(x, rq, r);
 	if (rc >= 0)
 		return rc;
-	if (!is_2xx(r)) {
+	if (!client_resp_2xx(r)) {
 		rc = cp_http_fail(r);
 		client_resp_done(r);
 		return rc;
@@ -331,7 +308,7 @@ static int bk_list(struct bk_ctx *k, int argc, char **argv)
 		add_query(&path, "status", a.status);
 	if (path.oom) {
 		free(path.p);
-		return oom();
+		return cp_oom();
 	}
 	struct cp *x;
 	rc = cp_open(&k->o, &x);
@@ -349,13 +326,13 @@ static int bk_list(struct bk_ctx *k, int argc, char **argv)
 			struct cp_backend_list l;
 			int e = cp_backend_list_parse(r.body, r.len, &l);
 			if (e == -ENOMEM) {
-				rc = oom();
+				rc = cp_oom();
 			} else if (e < 0) {
 				rc = cp_bad_reply(x, "not a page of backends");
 			} else {
 				struct util_buf b = { 0 };
 				cp_backend_table(&l, &b);
-				rc = put_buf(&b);
+				rc = cp_put_buf(&b);
 			}
 			cp_backend_list_done(&l);
 		}
@@ -394,13 +371,13 @@ static int bk_get(struct bk_ctx *k, int argc, char **argv)
 			struct cp_backend b;
 			int e = cp_backend_parse(r.body, r.len, &b);
 			if (e == -ENOMEM) {
-				rc = oom();
+				rc = cp_oom();
 			} else if (e < 0) {
 				rc = cp_bad_reply(x, "not a backend");
 			} else {
 				struct util_buf out = { 0 };
 				cp_backend_render(&b, &out);
-				rc = put_buf(&out);
+				rc = cp_put_buf(&out);
 			}
 			cp_backend_done(&b);
 		}
@@ -448,7 +425,7 @@ static int bk_update(struct bk_ctx *k, int argc, char **argv)
 	int e = cp_backend_update_body(r.body, r.len, f.name, f.address, f.description, &body);
 	client_resp_done(&r);
 	if (e == -ENOMEM) {
-		rc = oom();
+		rc = cp_oom();
 	} else if (e == -EINVAL) {
 		fputs("cloister: the name, address and description must be UTF-8\n", stderr);
 		rc = CLI_EXIT_FAIL;
@@ -525,7 +502,7 @@ static int bk_terminate(struct bk_ctx *k, int argc, char **argv)
 	_cleanup_free_ char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!body)
-		return oom();
+		return cp_oom();
 	char path[128];
 	id_path(path, sizeof(path), argv[first], "/terminate");
 	return simple_call(k, "POST", path, body, "terminated", argv[first]);

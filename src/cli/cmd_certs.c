@@ -59,28 +59,6 @@ enum { OPT_IP = 1, OPT_DNS, OPT_DAYS, OPT_BACKEND };
 
 /* ---------------------------------------------------------------- helpers */
 
-static int oom(void)
-{
-	fputs("cloister: out of memory\n", stderr);
-	return CLI_EXIT_FAIL;
-}
-
-static bool is_2xx(const struct client_resp *r)
-{
-	return r->status >= 200 && r->status < 300;
-}
-
-static int put_buf(struct util_buf *b)
-{
-	int rc = CLI_EXIT_OK;
-	if (b->oom)
-		rc = oom();
-	else if (b->len)
-		fwrite(b->p, 1, b->len, stdout);
-	free(b->p);
-	return rc;
-}
-
 static int check_serial(const char *s, const char *help)
 {
 	if (!cp_serial_valid(s))
@@ -96,7 +74,7 @@ static int send_ok(struct cp *x, const struct client_req *rq, struct client_resp
 	int rc = cp_send(x, rq, r);
 	if (rc >= 0)
 		return rc;
-	if (!is_2xx(r)) {
+	if (!client_resp_2xx(r)) {
 		rc = cp_http_fail(r);
 		client_resp_done(r);
 		return rc;
@@ -180,7 +158,7 @@ static int issue_opt(int opt, const char *arg, void *ud, const char *help)
 	if (!s)
 		return cli_usage_error(help, "'%s' is not UTF-8", arg);
 	if (json_array_append_new(opt == OPT_IP ? a->ips : a->dns, s) < 0)
-		return oom();
+		return cp_oom();
 	return 0;
 }
 
@@ -204,7 +182,7 @@ static int ct_issue(struct ct_ctx *k, int argc, char **argv)
 	char *body = NULL;
 	int first, rc;
 	if (!a.ips || !a.dns || !body_o) {
-		rc = oom();
+		rc = cp_oom();
 		goto out;
 	}
 	rc = cp_parse_opts(&k->o, argc, argv, lo, issue_help, issue_opt, &a, 1, &first);
@@ -219,7 +197,7 @@ static int ct_issue(struct ct_ctx *k, int argc, char **argv)
 	    (a.has_days &&
 	     json_object_set_new(body_o, "ttl_days", json_integer((json_int_t)a.days)) < 0) ||
 	    !(body = json_dumps(body_o, JSON_COMPACT))) {
-		rc = oom();
+		rc = cp_oom();
 		goto out;
 	}
 	char path[CERTS_PATH_BYTES];
@@ -258,13 +236,13 @@ static int show_list(struct ct_ctx *k, struct cp *x, struct client_resp *r, void
 	int e = cp_cert_list_parse(r->body, r->len, &l);
 	int rc;
 	if (e == -ENOMEM) {
-		rc = oom();
+		rc = cp_oom();
 	} else if (e < 0) {
 		rc = cp_bad_reply(x, "not a page of certificates");
 	} else {
 		struct util_buf b = { 0 };
 		cp_cert_table(&l, &b);
-		rc = put_buf(&b);
+		rc = cp_put_buf(&b);
 	}
 	cp_cert_list_done(&l);
 	return rc;
@@ -301,7 +279,7 @@ static int show_cert(struct ct_ctx *k, struct cp *x, struct client_resp *r, void
 	int e = cp_cert_parse(r->body, r->len, &c);
 	int rc;
 	if (e == -ENOMEM) {
-		rc = oom();
+		rc = cp_oom();
 	} else if (e < 0) {
 		rc = cp_bad_reply(x, "not a certificate");
 	} else if (verb) {
@@ -310,7 +288,7 @@ static int show_cert(struct ct_ctx *k, struct cp *x, struct client_resp *r, void
 	} else {
 		struct util_buf b = { 0 };
 		cp_cert_render(&c, &b);
-		rc = put_buf(&b);
+		rc = cp_put_buf(&b);
 	}
 	cp_cert_done(&c);
 	return rc;
@@ -382,7 +360,7 @@ static int ct_download(struct ct_ctx *k, int argc, char **argv)
 	int e = cp_download_token_parse(r.body, r.len, &token);
 	client_resp_done(&r);
 	if (e < 0) {
-		rc = e == -ENOMEM ? oom() : cp_bad_reply(x, "no download token");
+		rc = e == -ENOMEM ? cp_oom() : cp_bad_reply(x, "no download token");
 		goto out;
 	}
 	/* The token is a credential: it goes in the query (the route is public), escaped. */
@@ -390,7 +368,7 @@ static int ct_download(struct ct_ctx *k, int argc, char **argv)
 	free(token);
 	if (!etok || asprintf(&dpath, "/certs/%s/download?token=%s", serial, etok) < 0) {
 		dpath = NULL;
-		rc = oom();
+		rc = cp_oom();
 		goto out;
 	}
 	struct client_req dl = { .method = "GET", .path = dpath };

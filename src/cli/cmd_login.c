@@ -150,6 +150,23 @@ int cp_http_fail(const struct client_resp *r)
 	return CLI_EXIT_FAIL;
 }
 
+int cp_oom(void)
+{
+	fputs("cloister: out of memory\n", stderr);
+	return CLI_EXIT_FAIL;
+}
+
+int cp_put_buf(struct util_buf *b)
+{
+	int rc = CLI_EXIT_OK;
+	if (b->oom)
+		rc = cp_oom();
+	else if (b->len)
+		fwrite(b->p, 1, b->len, stdout);
+	free(b->p);
+	return rc;
+}
+
 int cp_bad_reply(const struct cp *x, const char *what)
 {
 	fprintf(stderr, "cloister: %s: malformed reply (%s)\n", x->url, what);

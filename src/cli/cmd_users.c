@@ -35,12 +35,6 @@ static const char users_help[] =
 	"  list [--limit 1..1000] [--offset N]\n"
 	"                                a table of users\n";
 
-static int oom(void)
-{
-	fputs("cloister: out of memory\n", stderr);
-	return CLI_EXIT_FAIL;
-}
-
 enum { OPT_USERNAME = 1, OPT_ROLE, OPT_PWFILE, OPT_LIMIT, OPT_OFFSET };
 
 /* ---------------------------------------------------------------- create */
@@ -235,13 +229,13 @@ static int users_list(struct cp_opts *o, int argc, char **argv)
 			struct cp_user_list l;
 			int e = cp_user_list_parse(r.body, r.len, &l);
 			if (e == -ENOMEM) {
-				rc = oom();
+				rc = cp_oom();
 			} else if (e < 0) {
 				rc = cp_bad_reply(x, "not a page of users");
 			} else {
 				struct util_buf b = { 0 };
 				if (cp_user_table(&l, &b) < 0) {
-					rc = oom();
+					rc = cp_oom();
 				} else {
 					fwrite(b.p, 1, b.len, stdout);
 					rc = CLI_EXIT_OK;
