@@ -37,7 +37,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "http://127.0
 ok "no token 401, wrong method 405"
 pw="$T/state/initial-admin-password"
 [ -f "$pw" ] && [ "$(stat -c %a "$pw")" = 600 ] || fail "no 0600 initial-admin-password file"
-[ "$(grep -c "$(cat "$pw")" "$T/log")" = 1 ] || fail "the generated password is not printed exactly once"
+[ "$(grep -cF -e "$(cat "$pw")" "$T/log")" = 1 ] || fail "the generated password is not printed exactly once"
 ok "first start: admin password generated into a 0600 file and printed once"
 if "$CLOISTERD" --state-dir "$T/state" --listen-addr "127.0.0.1:$port" 2>"$T/log2"; then
 	fail "a second cloisterd on a busy port started"
