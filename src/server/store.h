@@ -47,7 +47,7 @@
 #define STORE_RESOURCE_MAX 255
 #define STORE_RESULT_MAX 31
 #define STORE_LIST_MAX 1000     /* rows per list call */
-#define STORE_HISTORY_MAX 10000 /* status history rows returned per call */
+#define STORE_HISTORY_MAX 10000 /* status history rows kept per backend (the newest) */
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_POOL_SIZE 8 /* SQLite connections kept open */
 

@@ -177,6 +177,7 @@ enum stmt_id {
 	ST_BACKEND_TOUCH,
 	ST_HISTORY_INSERT,
 	ST_HISTORY_LIST,
+	ST_HISTORY_PRUNE,
 	ST_COUNT_BY_STATUS,
 	ST_INFO_GET,
 	ST_INFO_PUT,
@@ -235,6 +236,11 @@ static const char *const stmt_sql[ST_BACKEND_LIST] = {
 			      "VALUES (?, ?, ?, ?)",
 	[ST_HISTORY_LIST] = "SELECT at, status, error FROM backend_status_history "
 			    "WHERE backend_id = ? AND at >= ? ORDER BY at, id LIMIT ?",
+	/* Keeps a backend's newest ?2 points (by time, then insertion); walks the
+	 * (backend_id, at) index from the newest end. */
+	[ST_HISTORY_PRUNE] = "DELETE FROM backend_status_history WHERE id IN ("
+			     "SELECT id FROM backend_status_history WHERE backend_id = ?1 "
+			     "ORDER BY at DESC, id DESC LIMIT -1 OFFSET ?2)",
 	[ST_COUNT_BY_STATUS] = "SELECT status, COUNT(*) FROM backends GROUP BY status "
 			       "ORDER BY status",
 	[ST_INFO_GET] = "SELECT json FROM backend_info WHERE backend_id = ?",
@@ -1268,6 +1274,8 @@ static int sq_backend_set_status(void *impl, const char *id, const char *status,
 	r = one_row(exec_changes(c, ST_BACKEND_STATUS_SET, "ttit", status, error, last_seen, id));
 	if (r == 0 && strcmp(old, status)) {
 		r = exec_changes(c, ST_HISTORY_INSERT, "titt", id, now_ns, status, error);
+		if (r >= 0)
+			r = exec_changes(c, ST_HISTORY_PRUNE, "ti", id, (int64_t)STORE_HISTORY_MAX);
 		r = r < 0 ? r : 0;
 	}
 out:

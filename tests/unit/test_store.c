@@ -807,6 +807,68 @@ static void test_set_status_history(void **state)
 	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM backend_status_history"), 4);
 }
 
+/* The history keeps each backend's newest STORE_HISTORY_MAX points: a status change prunes the
+ * older ones of that backend only, so a flapping backend cannot grow the database without bound
+ * and the statistics window always ends at the latest change. */
+static void test_history_is_pruned(void **state)
+{
+	struct tctx *t = *state;
+	struct store_user a;
+	add_user(t->s, 1, "alice", &a);
+	struct store_backend b = backend_rec(1, a.id, "flappy", 1),
+			     o = backend_rec(2, a.id, "calm", 1);
+	assert_int_equal(store_backend_create(t->s, &b, NULL), 0);
+	assert_int_equal(store_backend_create(t->s, &o, NULL), 0);
+	/* STORE_HISTORY_MAX + 10 old points for b (at 1..MAX+10), 3 for o, written directly. */
+	char sql[1024];
+	snprintf(sql, sizeof(sql),
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) "
+		 "INSERT INTO backend_status_history (backend_id, at, status, error) "
+		 "SELECT '%s', i, CASE i %% 2 WHEN 0 THEN 'online' ELSE 'offline' END, '' FROM n;"
+		 "INSERT INTO backend_status_history (backend_id, at, status, error) VALUES "
+		 "('%s', 1, 'online', ''), ('%s', 2, 'offline', ''), ('%s', 3, 'online', '');",
+		 STORE_HISTORY_MAX + 10, b.id, o.id, o.id, o.id);
+	raw_exec(t->path, sql);
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM backend_status_history"),
+			 STORE_HISTORY_MAX + 13);
+
+	/* A repeat of the stored status adds no point and prunes nothing. */
+	assert_int_equal(store_backend_set_status(t->s, b.id, "unverified", NULL, 0, 50000, NULL),
+			 0);
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM backend_status_history"),
+			 STORE_HISTORY_MAX + 13);
+	/* A change: the new point plus the newest MAX - 1 old ones stay. */
+	assert_int_equal(store_backend_set_status(t->s, b.id, "online", NULL, 1, 60000, NULL), 0);
+	snprintf(sql, sizeof(sql),
+		 "SELECT COUNT(*) FROM backend_status_history WHERE backend_id = '%s'", b.id);
+	assert_int_equal(raw_int(t, sql), STORE_HISTORY_MAX);
+	snprintf(sql, sizeof(sql),
+		 "SELECT MIN(at) FROM backend_status_history WHERE backend_id = '%s'", b.id);
+	assert_int_equal(raw_int(t, sql), 12); /* 1..11 pruned: MAX + 10 - (MAX - 1) = 11 */
+	snprintf(sql, sizeof(sql),
+		 "SELECT COUNT(*) FROM backend_status_history WHERE backend_id = '%s'", o.id);
+	assert_int_equal(raw_int(t, sql), 3);
+
+	struct store_status_point *h = NULL;
+	size_t n = 0;
+	assert_int_equal(store_backend_history(t->s, b.id, 0, &h, &n), 0);
+	assert_int_equal(n, STORE_HISTORY_MAX);
+	assert_int_equal(h[0].at, 12);
+	assert_int_equal(h[n - 1].at, 60000);
+	assert_string_equal(h[n - 1].status, "online");
+	free(h);
+
+	/* Equal times: the later insertion is the newer point. */
+	assert_int_equal(store_backend_set_status(t->s, b.id, "offline", "x", 0, 60000, NULL), 0);
+	assert_int_equal(store_backend_history(t->s, b.id, 60000, &h, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(h[0].status, "online");
+	assert_string_equal(h[1].status, "offline");
+	free(h);
+	assert_int_equal(raw_int(t, "SELECT COUNT(*) FROM backend_status_history"),
+			 STORE_HISTORY_MAX + 3);
+}
+
 struct counts {
 	char seen[512];
 };
@@ -1635,6 +1697,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backend_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_status_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_is_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_count_by_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_delete_cascades, setup, teardown),
