@@ -31,12 +31,12 @@
 #include "attest/policy.h"
 #include "attest/snp.h"
 #include "attest/tdx.h"
+#include "attest/tdx_dir.h"
 #include "fsx.h"
 #include "json.h"
 #include "util.h"
 #include "x509.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -693,8 +693,6 @@ static void parse_report(const char *buf, size_t len, bool allow_text, struct ve
 
 /* ---------------------------------------------------------------- Intel TDX */
 
-#define ATTEST_COLLATERAL_MAX_FILES 64 /* entries of --collateral DIR looked at */
-
 enum tee_kind { TEE_SNP, TEE_TDX };
 
 /* The first bytes of a hex or base64 text, decoded (at most n). Returns the count. */
@@ -775,252 +773,47 @@ static enum tee_kind detect_tee(const struct verify_opts *o)
 	return k;
 }
 
-/* The files of --collateral DIR, read. */
+/* --collateral DIR (attest/tdx_dir.c reads it, as cloisterd does) and its summary line. */
 struct collateral_files {
-	char *blobs[16];
-	size_t n;
-	struct tdx_bundle bundle;
-	bool have_bundle;
-	struct tdx_collateral_opts o;
+	struct tdx_collateral_dir d;
 	char summary[256];
 };
-
-static void collateral_files_done(struct collateral_files *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		free(c->blobs[i]);
-	tdx_bundle_done(&c->bundle);
-	memset(c, 0, sizeof(*c));
-}
-
-static int names_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* Reads DIR/name into a new blob of c. Returns 0 or CLI_EXIT_IO (message printed). */
-static int collateral_read(struct collateral_files *c, const char *dir, const char *name,
-			   size_t max, uint8_t **out, size_t *len)
-{
-	char path[4096];
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
-		fputs("cloister: --collateral: path too long\n", stderr);
-		return CLI_EXIT_IO;
-	}
-	if (c->n >= ARRAY_SIZE(c->blobs)) {
-		fputs("cloister: --collateral: too many collateral files\n", stderr);
-		return CLI_EXIT_IO;
-	}
-	char *b = NULL;
-	int rc = read_input("--collateral", path, max, &b, len);
-	if (rc)
-		return rc;
-	c->blobs[c->n++] = b;
-	*out = (uint8_t *)b;
-	return 0;
-}
-
-/* Concatenates DER CRL files: a second PCK CRL (platform and processor) joins the first. */
-static int collateral_add_crl(struct collateral_files *c, const char *dir, const char *name,
-			      const uint8_t **crl, size_t *crl_len)
-{
-	uint8_t *b;
-	size_t n;
-	int rc = collateral_read(c, dir, name, TDX_CRL_MAX_BYTES, &b, &n);
-	if (rc)
-		return rc;
-	if (!*crl) {
-		*crl = b;
-		*crl_len = n;
-		return 0;
-	}
-	if (*crl_len + n > TDX_CRL_MAX_BYTES || c->n >= ARRAY_SIZE(c->blobs)) {
-		fputs("cloister: --collateral: the PCK CRL files are too large together\n", stderr);
-		return CLI_EXIT_IO;
-	}
-	char *j = malloc(*crl_len + n);
-	if (!j) {
-		fputs("cloister: out of memory\n", stderr);
-		return CLI_EXIT_FAIL;
-	}
-	memcpy(j, *crl, *crl_len);
-	memcpy(j + *crl_len, b, n);
-	c->blobs[c->n++] = j;
-	*crl = (const uint8_t *)j;
-	*crl_len += n;
-	return 0;
-}
 
 /* Loads --collateral DIR (and --tcb-issuer-chain). Returns 0 or an exit code. */
 static int collateral_load(const struct verify_opts *vo, struct collateral_files *c)
 {
-	struct tdx_collateral_opts *o = &c->o;
 	const char *dir = vo->collateral_dir;
-	char *names[ATTEST_COLLATERAL_MAX_FILES];
-	size_t nn = 0;
-	int rc = 0;
 	if (dir) {
-		DIR *d = opendir(dir);
-		if (!d) {
+		char err[512];
+		int rc = tdx_collateral_dir_read(dir, &c->d, err, sizeof(err));
+		if (rc < 0) {
 			fputs("cloister: --collateral ", stderr);
 			put_safe(stderr, dir);
-			fprintf(stderr, ": %s\n", strerror(errno));
-			return CLI_EXIT_IO;
-		}
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (e->d_name[0] == '.')
-				continue;
-			if (nn >= ATTEST_COLLATERAL_MAX_FILES) {
-				fprintf(stderr,
-					"cloister: --collateral: more than %d entries in the "
-					"directory\n",
-					ATTEST_COLLATERAL_MAX_FILES);
-				rc = CLI_EXIT_IO;
-				break;
-			}
-			if (!(names[nn] = strdup(e->d_name))) {
-				rc = CLI_EXIT_FAIL;
-				break;
-			}
-			nn++;
-		}
-		closedir(d);
-		if (rc)
-			goto out;
-		qsort(names, nn, sizeof(names[0]), names_cmp); /* a stable order */
-		bool bundle = false;
-		for (size_t i = 0; i < nn; i++)
-			bundle = bundle || strcmp(names[i], "collateral_bundle.json") == 0;
-		if (bundle) {
-			uint8_t *b;
-			size_t n;
-			char err[256] = "";
-			if ((rc = collateral_read(c, dir, "collateral_bundle.json",
-						  TDX_BUNDLE_MAX_BYTES, &b, &n)))
-				goto out;
-			if (tdx_bundle_parse((const char *)b, n, &c->bundle, err, sizeof(err)) <
-			    0) {
-				fputs("cloister: --collateral: collateral_bundle.json: ", stderr);
-				put_safe(stderr, err);
-				fputc('\n', stderr);
-				rc = CLI_EXIT_IO;
-				goto out;
-			}
-			c->have_bundle = true;
-			struct tdx_bundle *bu = &c->bundle;
-			if (bu->tcb_info) {
-				o->tcb_info[0] = bu->tcb_info;
-				o->tcb_info_len[0] = bu->tcb_info_len;
-				o->n_tcb_info = 1;
-			}
-			o->qe_identity = bu->qe_identity;
-			o->qe_identity_len = bu->qe_identity_len;
-			o->tcb_info_chain = bu->tcb_info_chain;
-			o->tcb_info_chain_len = bu->tcb_info_chain_len;
-			o->qe_identity_chain = bu->qe_identity_chain;
-			o->qe_identity_chain_len = bu->qe_identity_chain_len;
-			o->pck_crl = bu->pck_crl;
-			o->pck_crl_len = bu->pck_crl_len;
-			o->pck_crl_chain = bu->pck_crl_chain;
-			o->pck_crl_chain_len = bu->pck_crl_chain_len;
-			o->root_crl = bu->root_crl;
-			o->root_crl_len = bu->root_crl_len;
-		}
-		for (size_t i = 0; i < nn && !bundle; i++) {
-			const char *n = names[i];
-			uint8_t *b = NULL;
-			size_t len = 0;
-			if (strncmp(n, "tcbinfo", 7) == 0 && ends_with(n, ".json")) {
-				if (o->n_tcb_info >= TDX_COLLATERAL_MAX_TCB_INFOS) {
-					fprintf(stderr,
-						"cloister: --collateral: more than %d "
-						"tcbinfo_*.json "
-						"files\n",
-						TDX_COLLATERAL_MAX_TCB_INFOS);
-					rc = CLI_EXIT_IO;
-					goto out;
-				}
-				if ((rc = collateral_read(c, dir, n, TDX_JSON_MAX_BYTES, &b, &len)))
-					goto out;
-				o->tcb_info[o->n_tcb_info] = b;
-				o->tcb_info_len[o->n_tcb_info++] = len;
-			} else if (strncmp(n, "qe_identity", 11) == 0 && ends_with(n, ".json")) {
-				if (o->qe_identity) {
-					fputs("cloister: --collateral: more than one "
-					      "qe_identity*.json file\n",
-					      stderr);
-					rc = CLI_EXIT_IO;
-					goto out;
-				}
-				if ((rc = collateral_read(c, dir, n, TDX_JSON_MAX_BYTES, &b, &len)))
-					goto out;
-				o->qe_identity = b;
-				o->qe_identity_len = len;
-			} else if (strcmp(n, "tcb_info_issuer_chain.pem") == 0) {
-				if ((rc = collateral_read(c, dir, n, ATTEST_FILE_MAX_BYTES, &b,
-							  &len)))
-					goto out;
-				o->tcb_info_chain = b;
-				o->tcb_info_chain_len = len;
-			} else if (strcmp(n, "qe_identity_issuer_chain.pem") == 0) {
-				if ((rc = collateral_read(c, dir, n, ATTEST_FILE_MAX_BYTES, &b,
-							  &len)))
-					goto out;
-				o->qe_identity_chain = b;
-				o->qe_identity_chain_len = len;
-			} else if (strcmp(n, "pck_crl_issuer_chain.pem") == 0) {
-				if ((rc = collateral_read(c, dir, n, ATTEST_FILE_MAX_BYTES, &b,
-							  &len)))
-					goto out;
-				o->pck_crl_chain = b;
-				o->pck_crl_chain_len = len;
-			} else if (strncmp(n, "pck_crl", 7) == 0 && ends_with(n, ".der")) {
-				if ((rc = collateral_add_crl(c, dir, n, &o->pck_crl,
-							     &o->pck_crl_len)))
-					goto out;
-			} else if (strcmp(n, "root_ca_crl.der") == 0) {
-				if ((rc = collateral_read(c, dir, n, TDX_CRL_MAX_BYTES, &b, &len)))
-					goto out;
-				o->root_crl = b;
-				o->root_crl_len = len;
-			}
+			fputs(": ", stderr);
+			put_safe(stderr, err);
+			fputc('\n', stderr);
+			return rc == -ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_IO;
 		}
 	}
 	if (vo->tcb_chain_path) {
-		uint8_t *b;
-		size_t len;
 		char *chain = NULL;
-		if ((rc = read_input("--tcb-issuer-chain", vo->tcb_chain_path,
-				     ATTEST_FILE_MAX_BYTES, &chain, &len)))
-			goto out;
-		if (c->n >= ARRAY_SIZE(c->blobs)) {
-			free(chain);
-			rc = CLI_EXIT_IO;
-			goto out;
+		size_t len;
+		int rc = read_input("--tcb-issuer-chain", vo->tcb_chain_path, TDX_DIR_PEM_MAX_BYTES,
+				    &chain, &len);
+		if (rc)
+			return rc;
+		if (tdx_collateral_dir_adopt(&c->d, (uint8_t *)chain) < 0) {
+			fputs("cloister: --collateral: too many collateral files\n", stderr);
+			return CLI_EXIT_IO;
 		}
-		c->blobs[c->n++] = chain;
-		b = (uint8_t *)chain;
-		o->tcb_info_chain = b;
+		struct tdx_collateral_opts *o = &c->d.o;
+		o->tcb_info_chain = (const uint8_t *)chain;
 		o->tcb_info_chain_len = len;
-		o->qe_identity_chain = b;
+		o->qe_identity_chain = (const uint8_t *)chain;
 		o->qe_identity_chain_len = len;
 	}
-	snprintf(c->summary, sizeof(c->summary),
-		 "%zu TCB info%s, %s QE identity, %s PCK CRL, %s Root CA CRL%s", o->n_tcb_info,
-		 o->n_tcb_info == 1 ? "" : "s", o->qe_identity ? "a" : "no",
-		 o->pck_crl ? "a" : "no", o->root_crl ? "a" : "no",
-		 c->have_bundle ? " (from collateral_bundle.json)" : "");
-out:
-	for (size_t i = 0; i < nn; i++)
-		free(names[i]);
-	return rc;
+	tdx_collateral_dir_summary(&c->d, c->summary, sizeof(c->summary));
+	return 0;
 }
 
 /* Evidence JSON of a TDX guest: the base64 quote and the agent's TLS key hash. */
@@ -1364,7 +1157,7 @@ static int do_verify_tdx(const struct verify_opts *o)
 
 	/* Collateral, chain, signatures, TCB. */
 	if (have_q) {
-		col = tdx_collateral_new(&cf.o, &v);
+		col = tdx_collateral_new(&cf.d.o, &v);
 		if (!col) {
 			fputs("cloister: out of memory\n", stderr);
 			rc = CLI_EXIT_FAIL;
@@ -1426,7 +1219,7 @@ out:
 	tdx_collateral_free(col);
 	tdx_policy_free(pol);
 	tdx_quote_done(&q);
-	collateral_files_done(&cf);
+	tdx_collateral_dir_done(&cf.d);
 	json_decref(pverdict);
 	json_decref(s.checks);
 	free(evquote);
