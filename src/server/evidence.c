@@ -21,9 +21,13 @@
  *      the chain verdict as its first check: every check is evaluated and the first failing
  *      one is the refusal ("measurement: ... (report: <hex>)", "signature_and_chain:
  *      unknown_root: ..."), with the report's value when the check shows one.
- * SEV-SNP evidence against a policy without an SEV-SNP section is refused. TDX evidence is refused
- * ("not verified by cloisterd yet") until tdx.h and a collateral source are wired in here; a
- * policy may already carry its tdx_policy section (the same file format as the CLI's).
+ *   4'. tee "tdx_guest": the base64 "report" is the quote (tdx_quote_parse); tdx_verify checks
+ *      it against the caller's collateral (signatures, PCK chain up to the Intel root, CRLs,
+ *      QE and TDX module identities, collateral windows at o->now, TCB level) and the verdict
+ *      becomes the first check of tdx_policy_evaluate, run with REPORTDATA forced to the
+ *      binding of step 2 (5. as for SEV-SNP: the first failing check is the refusal). Without
+ *      collateral the evidence is refused by name.
+ * Evidence of one TEE against a policy without that TEE's section is refused.
  *
  * Everything the agent sent is untrusted: sizes are bounded before decoding, base64 is decoded
  * strictly, and messages quote none of its bytes (only our own hex and lengths), so an err
@@ -33,6 +37,7 @@
 
 #include "attest/policy.h"
 #include "attest/snp.h"
+#include "attest/tdx.h"
 #include "json.h"
 #include "util.h"
 
@@ -50,6 +55,7 @@
 #define EV_REPORT_B64_MAX_CHARS (4u * ((SNP_HCL_MAX_BYTES + 2) / 3))
 #define EV_CERT_B64_MAX_CHARS (4u * ((SNP_CERT_MAX_BYTES + 2) / 3))
 #define EV_CRL_B64_MAX_CHARS (4u * ((SNP_CRL_MAX_BYTES + 2) / 3))
+#define EV_QUOTE_B64_MAX_CHARS (4u * ((TDX_QUOTE_MAX_BYTES + 2) / 3))
 
 __attribute__((format(printf, 4, 5))) static int ev_fail(char *err, size_t errlen, int rc,
 							 const char *fmt, ...)
@@ -127,6 +133,43 @@ static int cert_member(json_t *certs, const char *key, size_t max_chars, uint8_t
 	if (rc < 0)
 		return ev_fail(err, errlen, rc, "certs.%s: not base64", key);
 	return 0;
+}
+
+/* Step 5 for either TEE: a failed policy verdict names its first failing check ("<check>:
+ * <detail> (report: <value>)"; the chain check with the verifier's reason name), a passed one
+ * gains "binding":"ok" and is handed to *verdict (taking res; the caller's reference is then
+ * NULL). Returns EVIDENCE_OK, EVIDENCE_REFUSED or EVIDENCE_MALFORMED (out of memory). */
+static int policy_result(json_t *res, bool pass, const char *chain_reason, char *err, size_t errlen,
+			 json_t **verdict)
+{
+	if (!pass) {
+		size_t i;
+		json_t *chk;
+		json_array_foreach(json_object_get(res, "checks"), i, chk)
+		{
+			const char *st = json_string_value(json_object_get(chk, "result"));
+			if (!st || strcmp(st, "fail") != 0)
+				continue;
+			const char *name = json_string_value(json_object_get(chk, "name"));
+			const char *det = json_string_value(json_object_get(chk, "detail"));
+			/* our own rendering of a signed report field: hex or a number */
+			const char *act = json_string_value(json_object_get(chk, "actual"));
+			if (name && strcmp(name, "signature_and_chain") == 0)
+				return ev_fail(err, errlen, EVIDENCE_REFUSED, "%s: %s: %s", name,
+					       chain_reason, det ? det : "");
+			if (act && strlen(act) <= EV_ACTUAL_MAX_CHARS)
+				return ev_fail(err, errlen, EVIDENCE_REFUSED, "%s: %s (report: %s)",
+					       name ? name : "policy", det ? det : "failed", act);
+			return ev_fail(err, errlen, EVIDENCE_REFUSED, "%s: %s",
+				       name ? name : "policy", det ? det : "failed");
+		}
+		return ev_fail(err, errlen, EVIDENCE_REFUSED, "policy: failed");
+	}
+	if (json_object_set_new(res, "binding", json_string("ok")) < 0)
+		return ev_fail(err, errlen, EVIDENCE_MALFORMED, "out of memory");
+	if (verdict)
+		*verdict = json_incref(res);
+	return ev_fail(err, errlen, EVIDENCE_OK, "%s", "");
 }
 
 /* Steps 4 and 5 for SEV-SNP evidence. */
@@ -227,39 +270,7 @@ static int verify_snp(json_t *ev, struct snp_policy *pol, const uint8_t rd[EV_RD
 		ev_fail(err, errlen, ret, "out of memory");
 		goto out;
 	}
-	if (!pass) {
-		ret = EVIDENCE_REFUSED;
-		size_t i;
-		json_t *chk;
-		json_array_foreach(json_object_get(res, "checks"), i, chk)
-		{
-			const char *st = json_string_value(json_object_get(chk, "result"));
-			if (!st || strcmp(st, "fail") != 0)
-				continue;
-			const char *name = json_string_value(json_object_get(chk, "name"));
-			const char *det = json_string_value(json_object_get(chk, "detail"));
-			/* our own rendering of a signed report field: hex or a number */
-			const char *act = json_string_value(json_object_get(chk, "actual"));
-			if (name && strcmp(name, "signature_and_chain") == 0)
-				ev_fail(err, errlen, ret, "%s: %s: %s", name,
-					snp_reason_name(cv.reason), det ? det : "");
-			else if (act && strlen(act) <= EV_ACTUAL_MAX_CHARS)
-				ev_fail(err, errlen, ret, "%s: %s (report: %s)",
-					name ? name : "policy", det ? det : "failed", act);
-			else
-				ev_fail(err, errlen, ret, "%s: %s", name ? name : "policy",
-					det ? det : "failed");
-			break;
-		}
-		goto out;
-	}
-	if (json_object_set_new(res, "binding", json_string("ok")) < 0) {
-		ev_fail(err, errlen, ret, "out of memory");
-		goto out;
-	}
-	ret = ev_fail(err, errlen, EVIDENCE_OK, "%s", "");
-	if (verdict)
-		*verdict = TAKE_PTR(res);
+	ret = policy_result(res, pass, snp_reason_name(cv.reason), err, errlen, verdict);
 out:
 	json_decref(res);
 	snp_chain_free(c);
@@ -269,6 +280,48 @@ out:
 	free(ask);
 	free(ark);
 	free(crl);
+	return ret;
+}
+
+/* Steps 4' and 5 for Intel TDX evidence. */
+static int verify_tdx(json_t *ev, struct tdx_policy *pol, const uint8_t rd[EV_RD_BYTES],
+		      const struct evidence_opts *o, char *err, size_t errlen, json_t **verdict)
+{
+	if (!o || !o->tdx_collateral)
+		return ev_fail(err, errlen, EVIDENCE_REFUSED,
+			       "tdx: cloisterd has no Intel collateral to verify TDX quotes with "
+			       "(set [fleet] tdx_collateral_dir)");
+	size_t len = 0;
+	const char *b64 = str_member(ev, "report", &len);
+	if (!b64)
+		return ev_fail(err, errlen, EVIDENCE_MALFORMED, "report: missing");
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	int rc = b64_decode(b64, len, EV_QUOTE_B64_MAX_CHARS, &raw, &raw_len);
+	if (rc == -E2BIG)
+		return ev_fail(err, errlen, EVIDENCE_MALFORMED,
+			       "report: %zu base64 characters, limit %u", len,
+			       EV_QUOTE_B64_MAX_CHARS);
+	if (rc < 0)
+		return ev_fail(err, errlen, EVIDENCE_MALFORMED, "report: not base64");
+	struct tdx_quote q;
+	char perr[256];
+	rc = tdx_quote_parse(raw, raw_len, &q, perr, sizeof(perr));
+	free(raw);
+	if (rc < 0)
+		return ev_fail(err, errlen, EVIDENCE_MALFORMED, "report: %s", perr);
+	struct tdx_verdict tv;
+	tdx_verify(&q, o->tdx_collateral, o->now, &tv);
+	bool pass = false;
+	json_t *res = NULL;
+	int ret;
+	if (tdx_policy_set_report_data(pol, rd) < 0 ||
+	    !(res = tdx_policy_evaluate(pol, &q, &tv, &pass)))
+		ret = ev_fail(err, errlen, EVIDENCE_MALFORMED, "out of memory");
+	else
+		ret = policy_result(res, pass, tdx_reason_name(tv.reason), err, errlen, verdict);
+	json_decref(res);
+	tdx_quote_done(&q);
 	return ret;
 }
 
@@ -374,9 +427,11 @@ int evidence_verify(const char *body, size_t body_len, const char *policy, size_
 			      "tee: SEV-SNP evidence, and the policy has no SEV-SNP section");
 	else if (strcmp(tee, "sev_guest") == 0)
 		ret = verify_snp(ev, pol->snp, rd, o, err, errlen, verdict);
-	else if (strcmp(tee, "tdx_guest") == 0)
+	else if (strcmp(tee, "tdx_guest") == 0 && !pol->tdx)
 		ret = ev_fail(err, errlen, EVIDENCE_REFUSED,
-			      "tee: Intel TDX evidence is not verified by cloisterd yet");
+			      "tee: Intel TDX evidence, and the policy has no TDX section");
+	else if (strcmp(tee, "tdx_guest") == 0)
+		ret = verify_tdx(ev, pol->tdx, rd, o, err, errlen, verdict);
 	else
 		ret = ev_fail(err, errlen, EVIDENCE_REFUSED,
 			      "tee: unknown TEE (want sev_guest or tdx_guest)");

@@ -9,7 +9,13 @@
  * roots pinned in the binary, plus test roots only when the caller passes them), then the policy
  * (snp_policy_*) with report_data forced to the expected binding. A policy with
  * "allow_unattested": true accepts provider "none" evidence (development; the backend is
- * reported "unattested" by the caller). TDX evidence is refused until tdx.h is wired in.
+ * reported "unattested" by the caller).
+ *
+ * Intel TDX: the base64 "report" is the quote (tdx_quote_parse); it is verified against the
+ * Intel collateral the caller loaded (o->tdx_collateral, from [fleet] tdx_collateral_dir: TCB
+ * info, QE identity, CRLs, up to the pinned Intel SGX Root CA or the collateral's test roots),
+ * then the policy's "tdx_policy" (tdx_policy_evaluate) with REPORTDATA forced to the binding.
+ * Without collateral, TDX evidence is refused by name: cloisterd never fetches from Intel.
  *
  * Pure function of its inputs (plus the clock in o->now): no I/O, thread-safe.
  */
@@ -30,16 +36,21 @@ enum evidence_result {
 	EVIDENCE_MALFORMED = -2, /* the reply or the policy cannot be used */
 };
 
+struct tdx_collateral;
+
 struct evidence_opts {
-	int64_t now;               /* Unix seconds, for certificate validity */
-	const uint8_t *test_roots; /* tests only (see snp.h): NULL in production */
+	int64_t now;               /* Unix seconds, for certificate and collateral validity */
+	const uint8_t *test_roots; /* SEV-SNP, tests only (see snp.h): NULL in production */
 	size_t test_roots_len;
+	/* Intel TDX: the collateral (tdx_collateral_new; shared, read only); NULL: TDX evidence
+	 * is refused. Its test roots, if any, are the collateral's own (tests only). */
+	const struct tdx_collateral *tdx_collateral;
 };
 
 /* err (may be NULL) receives "<check>: <why>" naming the first failing check ("nonce: ...",
  * "report_data: ...", "signature_and_chain: unknown_root: ...", "measurement: ... (report:
  * <hex>)"), "" on success; it quotes no bytes of the agent's reply. *verdict (may be NULL) is
- * set only for EVIDENCE_OK: snp_policy_evaluate's JSON plus "binding":"ok" (caller json_decref);
+ * set only for EVIDENCE_OK: snp_policy_evaluate's (or tdx_policy_evaluate's) JSON plus "binding":"ok" (caller json_decref);
  * it is NULL for every other result. When the evidence carries no ASK, the test roots (which
  * hold the test ASK as well as the ARK) stand in as the intermediate chain. */
 int evidence_verify(const char *body, size_t body_len, const char *policy, size_t policy_len,

@@ -24,6 +24,13 @@
  * history point); last_seen of every reached backend is written once per sweep in one
  * transaction (store_backend_seen_batch), so a sweep of a healthy fleet costs one write.
  *
+ * Intel TDX evidence is verified against the collateral of [fleet] tdx_collateral_dir
+ * (attest/tdx_dir.h), read and checked at start (a directory that cannot be used stops
+ * cloisterd from starting) and re-read by the monitor thread at the start of a sweep when the
+ * directory's mtime changed, or FLEET_TDX_RELOAD_S after the last read: an operator refreshes
+ * the collateral by writing new files and renaming them in. A re-read that fails keeps the
+ * collateral in use and logs why.
+ *
  * Other threads talk to the monitor through a small queue under a mutex (kicks and forgets by
  * id) and curl_multi_wakeup; they never touch its table. fleet_curl_prepare and
  * fleet_terminate run on the caller's thread and read only the store.
@@ -34,6 +41,8 @@
 #include "json.h"
 #include "log.h"
 #include "prom.h"
+#include "attest/tdx.h"
+#include "attest/tdx_dir.h"
 #include "server/ca.h"
 #include "server/evidence.h"
 #include "server/settings.h"
@@ -50,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define FLEET_REPLY_MAX_BYTES (64u * 1024) /* an /overview or terminate reply */
@@ -124,6 +134,13 @@ struct fleet {
 
 	uint8_t *test_roots; /* CLOISTERD_TEST_HOOKS builds only */
 	size_t test_roots_len;
+
+	/* Intel TDX collateral (monitor thread only after fleet_start); NULL: none configured. */
+	struct tdx_collateral *tdx_col;
+	struct timespec tdx_mtime; /* of the directory when last read */
+	int64_t tdx_read_ms;
+	uint8_t *tdx_test_roots; /* CLOISTERD_TEST_HOOKS builds only */
+	size_t tdx_test_roots_len;
 
 	struct prom_family *m_sweep_s, *m_sweep_cpu, *m_sweep_n, *m_polls, *m_changes;
 };
@@ -616,6 +633,7 @@ static void attest_done(struct fleet *f, struct bstate *s, int64_t now)
 		.now = util_now_ns() / 1000000000LL,
 		.test_roots = f->test_roots,
 		.test_roots_len = f->test_roots_len,
+		.tdx_collateral = f->tdx_col,
 	};
 	char err[STORE_ERROR_MAX + 1 - (sizeof("attestation: ") - 1)] = "";
 	json_t *verdict = NULL;
@@ -786,8 +804,87 @@ static bool pollable(const struct bstate *s)
 	return true;
 }
 
+/* ---------------------------------------------------------------- TDX collateral */
+
+/* Reads and checks [fleet] tdx_collateral_dir. Returns 0 with *out (NULL when none is
+ * configured), or -errno with err naming the file or the failed check. */
+static int tdx_collateral_read(const struct fleet *f, struct tdx_collateral **out,
+			       struct timespec *mtime, char *err, size_t errlen)
+{
+	*out = NULL;
+	const char *dir = f->srv->cfg->fleet_tdx_collateral_dir;
+	if (!dir || !dir[0])
+		return 0;
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return util_errf(err, errlen, -errno, "%s: %s", dir, strerror(errno));
+	struct tdx_collateral_dir d;
+	char derr[512];
+	int rc = tdx_collateral_dir_read(dir, &d, derr, sizeof(derr));
+	if (rc < 0)
+		return util_errf(err, errlen, rc, "%s: %s", dir, derr);
+	if (d.o.n_tcb_info == 0) {
+		tdx_collateral_dir_done(&d);
+		return util_errf(err, errlen, -EINVAL,
+				 "%s: no TCB info (tcbinfo*.json or collateral_bundle.json)", dir);
+	}
+	d.o.test_roots = f->tdx_test_roots;
+	d.o.test_roots_len = f->tdx_test_roots_len;
+	struct tdx_verdict v;
+	struct tdx_collateral *c = tdx_collateral_new(&d.o, &v);
+	tdx_collateral_dir_done(&d);
+	if (!c)
+		return util_errf(err, errlen, -ENOMEM, "out of memory");
+	if (v.reason != TDX_OK) {
+		tdx_collateral_free(c);
+		return util_errf(err, errlen, -EINVAL, "%s: %s: %s", dir, tdx_reason_name(v.reason),
+				 v.detail);
+	}
+	*mtime = st.st_mtim;
+	*out = c;
+	return 0;
+}
+
+/* At a sweep's start: re-reads the collateral when its directory changed or it is
+ * FLEET_TDX_RELOAD_S old; a failure keeps the one in use. */
+static void tdx_collateral_refresh(struct fleet *f, int64_t now)
+{
+	const char *dir = f->srv->cfg->fleet_tdx_collateral_dir;
+	if (!dir || !dir[0])
+		return;
+	struct stat st;
+	bool have = stat(dir, &st) == 0;
+	bool changed = have && (st.st_mtim.tv_sec != f->tdx_mtime.tv_sec ||
+				st.st_mtim.tv_nsec != f->tdx_mtime.tv_nsec);
+	if (!changed && now - f->tdx_read_ms < FLEET_TDX_RELOAD_S * 1000LL)
+		return;
+	/* Tried once per change (or period), so a broken update is not re-read every sweep. */
+	f->tdx_read_ms = now;
+	if (have)
+		f->tdx_mtime = st.st_mtim;
+	struct tdx_collateral *c = NULL;
+	struct timespec mt;
+	char err[640];
+	if (tdx_collateral_read(f, &c, &mt, err, sizeof(err)) < 0) {
+		log_kv(CLOG_WARN,
+		       "monitor: cannot re-read the TDX collateral: keeping the loaded one",
+		       "error", err, NULL);
+		return;
+	}
+	tdx_collateral_free(f->tdx_col);
+	f->tdx_col = c;
+	f->tdx_mtime = mt;
+	if (changed) {
+		char n[24];
+		snprintf(n, sizeof(n), "%zu", tdx_collateral_tcb_infos(c));
+		log_kv(CLOG_INFO, "monitor: TDX collateral re-read", "dir", dir, "tcb_infos", n,
+		       NULL);
+	}
+}
+
 static void sweep_begin(struct fleet *f, int64_t now)
 {
+	tdx_collateral_refresh(f, now);
 	f->gen++;
 	f->nsweep = f->sweep_pos = 0;
 	f->nseen = 0;
@@ -992,6 +1089,26 @@ static int load_test_roots(struct fleet *f, char *err, size_t errlen)
 	       NULL);
 	return 0;
 }
+
+static int load_tdx_test_roots(struct fleet *f, char *err, size_t errlen)
+{
+	const char *path = getenv("CLOISTERD_TEST_TDX_ROOTS");
+	if (!path || !path[0])
+		return 0;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = fsx_read_file(path, FLEET_TEST_ROOTS_MAX_BYTES, &buf, &len);
+	if (rc < 0) {
+		snprintf(err, errlen, "CLOISTERD_TEST_TDX_ROOTS %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	f->tdx_test_roots = (uint8_t *)buf;
+	f->tdx_test_roots_len = len;
+	log_kv(CLOG_WARN,
+	       "TEST BUILD: Intel TDX collateral and quotes are accepted under test roots", "file",
+	       path, NULL);
+	return 0;
+}
 #endif
 
 int fleet_start(struct server *srv, char *err, size_t errlen)
@@ -1054,9 +1171,12 @@ int fleet_start(struct server *srv, char *err, size_t errlen)
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 			  (long)FLEET_HOST_CONNECTIONS_MAX);
 #ifdef CLOISTERD_TEST_HOOKS
-	if (load_test_roots(f, err, errlen) < 0)
+	if (load_test_roots(f, err, errlen) < 0 || load_tdx_test_roots(f, err, errlen) < 0)
 		goto fail;
 #endif
+	if (tdx_collateral_read(f, &f->tdx_col, &f->tdx_mtime, err, errlen) < 0)
+		goto fail;
+	f->tdx_read_ms = util_mono_ms();
 	f->want_sweep = true;
 	if (pthread_create(&f->thread, NULL, monitor_main, f) != 0) {
 		snprintf(err, errlen, "cannot start the monitor thread");
@@ -1071,6 +1191,8 @@ fail:
 	curl_multi_cleanup(f->multi);
 	free(f->buckets);
 	free(f->test_roots);
+	free(f->tdx_test_roots);
+	tdx_collateral_free(f->tdx_col);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 	return -ENOMEM;
@@ -1100,6 +1222,8 @@ void fleet_stop(struct server *srv)
 	free(f->seen_at);
 	free(f->q);
 	free(f->test_roots);
+	free(f->tdx_test_roots);
+	tdx_collateral_free(f->tdx_col);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }

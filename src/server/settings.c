@@ -51,6 +51,7 @@ static const struct config_key keys[] = {
 	{ F, "backoff_max_s", CONFIG_INT, 1, FLEET_BACKOFF_MAX_CEILING_S },
 	{ F, "attest_interval_s", CONFIG_INT, 1, FLEET_ATTEST_INTERVAL_MAX_S },
 	{ F, "max_concurrent", CONFIG_INT, 1, FLEET_CONCURRENT_CEILING },
+	{ F, "tdx_collateral_dir", CONFIG_STRING, 0, 0 },
 };
 
 static void fail(char *err, size_t errlen, const char *file, unsigned line, const char *fmt, ...)
@@ -114,6 +115,7 @@ static int apply(struct server_settings *s, const struct config_entry *e, char *
 		{ F, "backoff_max_s", NULL, NULL, &s->fleet_backoff_max_s },
 		{ F, "attest_interval_s", NULL, NULL, &s->fleet_attest_interval_s },
 		{ F, "max_concurrent", NULL, NULL, &s->fleet_max_concurrent },
+		{ F, "tdx_collateral_dir", &s->fleet_tdx_collateral_dir, NULL, NULL },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
 		if (strcmp(map[i].table, e->table) != 0 || strcmp(map[i].key, e->key) != 0)
@@ -145,6 +147,7 @@ static int fill_defaults(struct server_settings *s, char **alg_text)
 		{ &s->issuer, SERVER_AUDIENCE_DEFAULT },
 		{ &s->admin_username, SERVER_ADMIN_USERNAME_DEFAULT },
 		{ &s->admin_password_file, "" },
+		{ &s->fleet_tdx_collateral_dir, "" },
 		{ alg_text, "EdDSA" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(d); i++)
@@ -335,10 +338,18 @@ void server_settings_free(struct server_settings *s)
 {
 	if (!s)
 		return;
-	char **strs[] = { &s->config_path,    &s->listen_addr,        &s->state_dir,
-			  &s->database,       &s->tls_cert_path,      &s->tls_key_path,
-			  &s->jwt_key_path,   &s->audience,           &s->issuer,
-			  &s->admin_username, &s->admin_password_file };
+	char **strs[] = { &s->config_path,
+			  &s->listen_addr,
+			  &s->state_dir,
+			  &s->database,
+			  &s->tls_cert_path,
+			  &s->tls_key_path,
+			  &s->jwt_key_path,
+			  &s->audience,
+			  &s->issuer,
+			  &s->admin_username,
+			  &s->admin_password_file,
+			  &s->fleet_tdx_collateral_dir };
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
 	free(s);

@@ -47,6 +47,7 @@
 #define FLEET_ATTEST_INTERVAL_MAX_S 86400
 #define FLEET_CONCURRENT_DEFAULT 256 /* agent requests in flight at once */
 #define FLEET_CONCURRENT_CEILING 4096
+#define FLEET_TDX_RELOAD_S 300 /* the TDX collateral directory is re-read at least this often */
 
 struct server_settings {
 	char *config_path; /* NULL when started without --config */
@@ -78,6 +79,9 @@ struct server_settings {
 	long long fleet_backoff_max_s;     /* resolved: never 0 */
 	long long fleet_attest_interval_s; /* evidence re-fetched this often */
 	long long fleet_max_concurrent;
+	/* Intel collateral for TDX evidence (attest/tdx_dir.h layout); "" = TDX evidence refused.
+	 * Re-read by the monitor when the directory changes (FLEET_TDX_RELOAD_S at the latest). */
+	char *fleet_tdx_collateral_dir;
 };
 
 struct server_settings_overrides {

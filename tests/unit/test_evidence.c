@@ -23,6 +23,9 @@
 #include "../fixtures/snp_testchain.c"
 
 #include "attest/snp.h"
+#include "attest/tdx.h"
+#include "attest/tdx_dir.h"
+#include "fsx.h"
 #include "server/evidence.h"
 #include "util.h"
 
@@ -516,7 +519,8 @@ static void test_tee(void **state)
 	verify(e, "{\"tdx_policy\":{\"accepted_tcb_statuses\":[\"UpToDate\"]}}", EVIDENCE_REFUSED,
 	       "the policy has no SEV-SNP section");
 	json_object_set_new(e, "tee", json_string("tdx_guest"));
-	verify(e, pol, EVIDENCE_REFUSED, "tee: Intel TDX evidence is not verified");
+	verify(e, pol, EVIDENCE_REFUSED,
+	       "tee: Intel TDX evidence, and the policy has no TDX section");
 	json_object_set_new(e, "tee", json_string("arm_cca_guest"));
 	verify(e, pol, EVIDENCE_REFUSED, "tee: unknown TEE");
 	json_object_del(e, "tee");
@@ -635,6 +639,148 @@ static void test_limits(void **state)
 	free(pol);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Intel TDX with real data: a quote from a real TD and Intel's collateral for it
+ * (../shared/testdata/tdx, the v4_b0c06f_dcapqvl case: UpToDate at 2025-07-19T10:00:34Z).
+ * Its REPORTDATA is the TD's own, not our binding, so a full pass is impossible with it; what
+ * it shows is that the whole Intel verification passes inside evidence_verify (the first
+ * failing check is the last one, report_data) and that each other failure is named. */
+
+#define TDX_REAL_NOW 1752919234LL /* 2025-07-19T10:00:34Z */
+
+static char *testdata_path(const char *rel)
+{
+	const char *td = getenv("TESTDATA");
+	char *p = NULL;
+	if (td && td[0])
+		assert_true(asprintf(&p, "%s/%s", td, rel) > 0);
+	else
+		assert_true(asprintf(&p, "%s/../shared/testdata/%s",
+				     getenv("SRCDIR") ? getenv("SRCDIR") : ".", rel) > 0);
+	return p;
+}
+
+static struct tdx_collateral *real_collateral(void)
+{
+	char *dir = testdata_path("tdx/collateral/dcapqvl_2025-06_b0c06f");
+	struct tdx_collateral_dir d;
+	char err[512];
+	if (tdx_collateral_dir_read(dir, &d, err, sizeof(err)) < 0)
+		fail_msg("%s: %s", dir, err);
+	free(dir);
+	struct tdx_verdict v;
+	struct tdx_collateral *c = tdx_collateral_new(&d.o, &v);
+	tdx_collateral_dir_done(&d);
+	assert_non_null(c);
+	assert_int_equal(v.reason, TDX_OK);
+	return c;
+}
+
+/* The agent's reply carrying the real quote (optionally with byte flip_at xor 1), bound in its
+ * JSON to SPKI and NONCE. */
+static json_t *tdx_real_evidence(long flip_at)
+{
+	char *qp = testdata_path("tdx/valid/v4_b0c06f_dcapqvl/quote.dat");
+	char *q = NULL;
+	size_t ql = 0;
+	assert_int_equal(fsx_read_file(qp, TDX_QUOTE_MAX_BYTES, &q, &ql), 0);
+	free(qp);
+	if (flip_at >= 0) {
+		assert_true((size_t)flip_at < ql);
+		q[flip_at] ^= 1;
+	}
+	uint8_t rd[64], sha[32];
+	binding(rd, SPKI, sizeof(SPKI), NONCE, sizeof(NONCE));
+	crypto_hash_sha256(sha, SPKI, sizeof(SPKI));
+	json_t *e = json_object();
+	assert_non_null(e);
+	json_object_set_new(e, "provider", json_string("configfs-tsm"));
+	json_object_set_new(e, "attested", json_true());
+	json_object_set_new(e, "nonce", hexj(NONCE, sizeof(NONCE)));
+	json_object_set_new(e, "report_data", hexj(rd, 64));
+	json_object_set_new(e, "tls_spki_sha256", hexj(sha, 32));
+	json_object_set_new(e, "tee", json_string("tdx_guest"));
+	json_object_set_new(e, "tee_type", json_string("tdx"));
+	json_object_set_new(e, "report", b64((const uint8_t *)q, ql));
+	json_object_set_new(e, "generation", json_integer(1));
+	free(q);
+	return e;
+}
+
+static void tdx_check(json_t *e, const char *policy, const struct tdx_collateral *col, int64_t now,
+		      int want_rc, const char *want)
+{
+	char *body = json_dumps(e, JSON_COMPACT);
+	assert_non_null(body);
+	struct evidence_opts o = { .now = now, .tdx_collateral = col };
+	char err[512];
+	json_t *verdict = (json_t *)1;
+	int rc = evidence_verify(body, strlen(body), policy, strlen(policy), SPKI, sizeof(SPKI),
+				 NONCE, sizeof(NONCE), &o, err, sizeof(err), &verdict);
+	free(body);
+	if (rc != want_rc || !strstr(err, want))
+		fail_msg("rc %d err \"%s\", want %d \"%s\"", rc, err, want_rc, want);
+	assert_null(verdict);
+}
+
+static const char TDX_POLICY[] = "{\"tdx_policy\":{\"accepted_tcb_statuses\":[\"UpToDate\"]}}";
+
+static void test_tdx_real_quote(void **state)
+{
+	(void)state;
+	struct tdx_collateral *col = real_collateral();
+	json_t *e = tdx_real_evidence(-1);
+	/* Everything Intel's side verifies; only our binding is (necessarily) missing. */
+	tdx_check(e, TDX_POLICY, col, TDX_REAL_NOW, EVIDENCE_REFUSED, "report_data: ");
+	/* A measurement the policy does not accept is named before the binding. */
+	char pol[256];
+	snprintf(pol, sizeof(pol), "{\"tdx_policy\":{\"mr_td\":\"%096d\"}}", 0);
+	tdx_check(e, pol, col, TDX_REAL_NOW, EVIDENCE_REFUSED, "mr_td: ");
+	/* At the real date the collateral has expired. */
+	tdx_check(e, TDX_POLICY, col, NOW, EVIDENCE_REFUSED,
+		  "signature_and_chain: collateral_expired: ");
+	/* No collateral configured: refused by name. */
+	tdx_check(e, TDX_POLICY, NULL, TDX_REAL_NOW, EVIDENCE_REFUSED,
+		  "cloisterd has no Intel collateral");
+	/* A policy without a TDX section. */
+	tdx_check(e, "{\"snp_policy\":{\"policy\":196608}}", col, TDX_REAL_NOW, EVIDENCE_REFUSED,
+		  "the policy has no TDX section");
+	json_decref(e);
+
+	/* A flipped byte of the signed body (MRTD, at 48 + 136): the quote signature fails. */
+	e = tdx_real_evidence(48 + 136);
+	tdx_check(e, TDX_POLICY, col, TDX_REAL_NOW, EVIDENCE_REFUSED,
+		  "signature_and_chain: bad_signature: ");
+	json_decref(e);
+	/* The version field: the quote does not parse (malformed evidence, not a refusal). */
+	e = tdx_real_evidence(0);
+	tdx_check(e, TDX_POLICY, col, TDX_REAL_NOW, EVIDENCE_MALFORMED, "report: ");
+	json_decref(e);
+	tdx_collateral_free(col);
+}
+
+static void test_tdx_report_field(void **state)
+{
+	(void)state;
+	struct tdx_collateral *col = real_collateral();
+	json_t *e = tdx_real_evidence(-1);
+	json_object_set_new(e, "report", json_string("not base64!"));
+	tdx_check(e, TDX_POLICY, col, TDX_REAL_NOW, EVIDENCE_MALFORMED, "report: not base64");
+	/* Over the quote limit (as base64): refused before decoding. */
+	size_t n = 4u * ((TDX_QUOTE_MAX_BYTES + 2) / 3) + 4;
+	char *big = malloc(n + 1);
+	assert_non_null(big);
+	memset(big, 'A', n);
+	big[n] = '\0';
+	json_object_set_new(e, "report", json_string(big));
+	free(big);
+	tdx_check(e, TDX_POLICY, col, TDX_REAL_NOW, EVIDENCE_MALFORMED, "base64 characters, limit");
+	json_object_del(e, "report");
+	tdx_check(e, TDX_POLICY, col, TDX_REAL_NOW, EVIDENCE_MALFORMED, "report: missing");
+	json_decref(e);
+	tdx_collateral_free(col);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_expired),        cmocka_unit_test(test_policy_mismatch),
 		cmocka_unit_test(test_provider_none),  cmocka_unit_test(test_tee),
 		cmocka_unit_test(test_malformed),      cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_tdx_real_quote), cmocka_unit_test(test_tdx_report_field),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
