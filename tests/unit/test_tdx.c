@@ -3,12 +3,14 @@
  *
  * Three kinds of input: every case of shared/testdata/tdx/ with the collateral set and the clock
  * its README names, and the result (reason, message, TCB status, advisory IDs) it states; byte
- * edits of those quotes and collateral documents (every parse rule and limit); and a synthetic
- * Intel-style PKI generated here (test root, PCK Platform CA, PCK certificate with the SGX
- * extension, TCB signing certificate) that signs synthetic quotes, TCB infos, QE identities and
- * CRLs, passed as tdx_collateral_opts.test_roots, for what the real data cannot show
- * (revocation, QE and module identities, status merging). Test data: $TESTDATA, else
- * $SRCDIR/../shared/testdata.
+ * edits of those quotes and collateral documents (every parse rule and limit); and the
+ * synthetic Intel-style PKI of tests/fixtures/tdx_testchain.c, compiled in (test root, PCK
+ * Platform CA, PCK certificate with the SGX extension, TCB signing certificate), whose syn_*
+ * layer signs edited quotes, TCB infos, QE identities and CRLs, trusted through
+ * tdx_collateral_opts.test_roots, for what the real data cannot show (revocation, QE and module
+ * identities, status merging); the test_testchain_* tests hold the fixture to its promise
+ * (its quotes verify UpToDate against its collateral, in memory and through its files).
+ * Test data: $TESTDATA, else $SRCDIR/../shared/testdata.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,11 +18,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -29,6 +34,9 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#define TDX_TESTCHAIN_NO_MAIN
+#include "../fixtures/tdx_testchain.c" /* the synthetic PKI */
 
 #include "attest/intel_roots.h"
 #include "attest/tdx.h"
@@ -1060,517 +1068,41 @@ static void test_bundle(void **state)
 /* ---------------------------------------------------------------------------------------- */
 /* Synthetic Intel-style PKI                                                                */
 
+/* The PKI, quotes and collateral come from tests/fixtures/tdx_testchain.c (its syn_* layer
+ * edits any field); SYN_NOW is the clock of the PKI and of every verification. */
 #define SYN_NOW 1795305600LL /* 2026-11-22 */
 #define SYN_DAY 86400LL
 
-static struct {
-	EVP_PKEY *root, *ica, *pck, *tcb, *att, *other;
-	X509 *root_x, *ica_x, *tcb_x, *other_root_x;
-	char *roots_pem;
-	size_t roots_pem_len;
-} K;
-
-static X509 *mk_cert(const char *cn, EVP_PKEY *key, const char *issuer_cn, EVP_PKEY *ikey, bool ca,
-		     long serial, int64_t nb, int64_t na, const uint8_t *ext, size_t ext_len)
-{
-	X509 *x = X509_new();
-	assert_non_null(x);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_NAME *sn = X509_NAME_new(), *in = X509_NAME_new();
-	X509_NAME_add_entry_by_txt(sn, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_NAME_add_entry_by_txt(in, "CN", MBSTRING_ASC, (const unsigned char *)issuer_cn, -1, -1,
-				   0);
-	X509_set_subject_name(x, sn);
-	X509_set_issuer_name(x, in);
-	X509_NAME_free(sn);
-	X509_NAME_free(in);
-	ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb);
-	ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na);
-	X509_set_pubkey(x, key);
-	X509V3_CTX ctx;
-	X509V3_set_ctx_nodb(&ctx);
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
-						 ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	X509_add_ext(x, bc, -1);
-	X509_EXTENSION_free(bc);
-	if (ext) {
-		ASN1_OBJECT *obj = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
-		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
-		ASN1_OCTET_STRING_set(os, ext, (int)ext_len);
-		X509_EXTENSION *e = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os);
-		X509_add_ext(x, e, -1);
-		X509_EXTENSION_free(e);
-		ASN1_OCTET_STRING_free(os);
-		ASN1_OBJECT_free(obj);
-	}
-	assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
-	return x;
-}
-
-static void append_pem(struct util_buf *b, X509 *x)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	PEM_write_bio_X509(bio, x);
-	char *p;
-	long n = BIO_get_mem_data(bio, &p);
-	util_buf_put(b, p, (size_t)n);
-	BIO_free(bio);
-}
-
-/* DER writer for the SGX extension. */
-static void der_put(struct util_buf *b, uint8_t tag, const void *v, size_t n)
-{
-	uint8_t h[4] = { tag };
-	size_t hl = 2;
-	if (n < 0x80) {
-		h[1] = (uint8_t)n;
-	} else {
-		h[1] = 0x82;
-		h[2] = (uint8_t)(n >> 8);
-		h[3] = (uint8_t)n;
-		hl = 4;
-	}
-	util_buf_put(b, h, hl);
-	util_buf_put(b, v, n);
-}
-
-static void der_oid_item(struct util_buf *b, const uint8_t *tail, size_t tn, uint8_t vtag,
-			 const void *v, size_t vn)
-{
-	static const uint8_t base[] = { 0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01 };
-	uint8_t oid[16];
-	memcpy(oid, base, sizeof(base));
-	memcpy(oid + sizeof(base), tail, tn);
-	struct util_buf in = { 0 };
-	der_put(&in, 0x06, oid, sizeof(base) + tn);
-	der_put(&in, vtag, v, vn);
-	der_put(b, 0x30, in.p, in.len);
-	free(in.p);
-}
-
-struct syn_pck {
-	uint8_t sgx[16];
-	uint16_t pcesvn;
-	uint8_t fmspc[6];
-	uint8_t pceid[2];
-};
-
-static uint8_t *sgx_ext(const struct syn_pck *p, size_t *len)
-{
-	struct util_buf tcb = { 0 }, all = { 0 }, seq = { 0 };
-	for (uint8_t k = 1; k <= 16; k++) {
-		uint8_t t[2] = { 2, k }, v[2] = { 0, p->sgx[k - 1] };
-		bool pad = p->sgx[k - 1] >= 0x80;
-		der_oid_item(&tcb, t, 2, 0x02, pad ? v : v + 1, pad ? 2 : 1);
-	}
-	uint8_t t17[2] = { 2, 17 }, pv[3] = { 0, (uint8_t)(p->pcesvn >> 8), (uint8_t)p->pcesvn };
-	der_oid_item(&tcb, t17, 2, 0x02, pv, 3);
-	uint8_t t18[2] = { 2, 18 };
-	der_oid_item(&tcb, t18, 2, 0x04, p->sgx, 16);
-	uint8_t t1 = 1, t2 = 2, t3 = 3, t4 = 4, ppid[16] = { 1 };
-	der_oid_item(&all, &t1, 1, 0x04, ppid, 16);
-	der_oid_item(&all, &t2, 1, 0x30, tcb.p, tcb.len);
-	der_oid_item(&all, &t3, 1, 0x04, p->pceid, 2);
-	der_oid_item(&all, &t4, 1, 0x04, p->fmspc, 6);
-	der_put(&seq, 0x30, all.p, all.len);
-	free(tcb.p);
-	free(all.p);
-	*len = seq.len;
-	return (uint8_t *)seq.p;
-}
-
-/* r || s of an ECDSA P-256 / SHA-256 signature. */
-static void sign_rs(EVP_PKEY *k, const void *msg, size_t n, uint8_t rs[64])
-{
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	unsigned char der[128];
-	size_t dl = sizeof(der);
-	assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, k), 1);
-	assert_int_equal(EVP_DigestSign(m, der, &dl, msg, n), 1);
-	EVP_MD_CTX_free(m);
-	const unsigned char *p = der;
-	ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)dl);
-	assert_non_null(s);
-	BN_bn2binpad(ECDSA_SIG_get0_r(s), rs, 32);
-	BN_bn2binpad(ECDSA_SIG_get0_s(s), rs + 32, 32);
-	ECDSA_SIG_free(s);
-}
+static struct tdx_tc *TC;
+static EVP_PKEY *other_key; /* a second self-signed "Intel SGX Root CA" that nothing trusts */
+static X509 *other_root_x;
 
 static int setup_pki(void **state)
 {
 	(void)state;
-	K.root = EVP_EC_gen("P-256");
-	K.ica = EVP_EC_gen("P-256");
-	K.pck = EVP_EC_gen("P-256");
-	K.tcb = EVP_EC_gen("P-256");
-	K.att = EVP_EC_gen("P-256");
-	K.other = EVP_EC_gen("P-256");
-	if (!K.root || !K.ica || !K.pck || !K.tcb || !K.att || !K.other)
+	TC = tdx_tc_make(SYN_NOW);
+	other_key = EVP_EC_gen("P-256");
+	if (!TC || !other_key)
 		return -1;
-	int64_t nb = SYN_NOW - 365 * SYN_DAY, na = SYN_NOW + 365 * SYN_DAY;
-	K.root_x = mk_cert("Intel SGX Root CA", K.root, "Intel SGX Root CA", K.root, true, 1, nb,
-			   na, NULL, 0);
-	K.ica_x = mk_cert("Intel SGX PCK Platform CA", K.ica, "Intel SGX Root CA", K.root, true, 2,
-			  nb, na, NULL, 0);
-	K.tcb_x = mk_cert("Intel SGX TCB Signing", K.tcb, "Intel SGX Root CA", K.root, false, 3, nb,
-			  na, NULL, 0);
-	K.other_root_x = mk_cert("Intel SGX Root CA", K.other, "Intel SGX Root CA", K.other, true,
-				 9, nb, na, NULL, 0);
-	struct util_buf b = { 0 };
-	append_pem(&b, K.root_x);
-	K.roots_pem = b.p;
-	K.roots_pem_len = b.len;
+	other_root_x =
+		tc_mk_cert("Intel SGX Root CA", other_key, "Intel SGX Root CA", other_key, true, 9,
+			   SYN_NOW - 365 * SYN_DAY, SYN_NOW + 365 * SYN_DAY, NULL, 0);
 	return 0;
 }
 
 static int teardown_pki(void **state)
 {
 	(void)state;
-	EVP_PKEY_free(K.root);
-	EVP_PKEY_free(K.ica);
-	EVP_PKEY_free(K.pck);
-	EVP_PKEY_free(K.tcb);
-	EVP_PKEY_free(K.att);
-	EVP_PKEY_free(K.other);
-	X509_free(K.root_x);
-	X509_free(K.ica_x);
-	X509_free(K.tcb_x);
-	X509_free(K.other_root_x);
-	free(K.roots_pem);
+	tdx_tc_free(TC);
+	EVP_PKEY_free(other_key);
+	X509_free(other_root_x);
+	TC = NULL;
+	other_key = NULL;
+	other_root_x = NULL;
 	return 0;
 }
 
-struct syn_quote {
-	struct syn_pck pck;
-	long pck_serial;
-	int64_t pck_na;   /* 0: a year after SYN_NOW */
-	X509 *chain_root; /* NULL: K.root_x */
-	uint8_t tee_tcb_svn[16];
-	uint8_t mr_signer_seam[48];
-	uint64_t seam_attributes, td_attributes;
-	uint16_t qe_isvsvn, qe_prodid;
-	uint8_t qe_mrsigner[32];
-	uint8_t qe_attributes[16];
-	bool bad_binding, bad_qe_sig, off_curve_key;
-};
-
-static void syn_defaults(struct syn_quote *s)
-{
-	memset(s, 0, sizeof(*s));
-	memset(s->pck.sgx, 5, 16);
-	s->pck.pcesvn = 13;
-	memcpy(s->pck.fmspc, "\x11\x22\x33\x44\x55\x66", 6);
-	s->pck_serial = 100;
-	s->tee_tcb_svn[0] = 5;
-	s->tee_tcb_svn[2] = 3;
-	s->qe_isvsvn = 8;
-	s->qe_prodid = 2;
-	memset(s->qe_mrsigner, 0xdc, 32);
-	s->qe_attributes[0] = 0x11;
-}
-
-/* A v4 quote with the synthetic PKI; caller frees. */
-static uint8_t *syn_quote(const struct syn_quote *s, size_t *len)
-{
-	size_t el;
-	uint8_t *ext = sgx_ext(&s->pck, &el);
-	X509 *leaf = mk_cert("Intel SGX PCK Certificate", K.pck, "Intel SGX PCK Platform CA", K.ica,
-			     false, s->pck_serial, SYN_NOW - 100 * SYN_DAY,
-			     s->pck_na ? s->pck_na : SYN_NOW + 365 * SYN_DAY, ext, el);
-	free(ext);
-	struct util_buf pem = { 0 };
-	append_pem(&pem, leaf);
-	append_pem(&pem, K.ica_x);
-	append_pem(&pem, s->chain_root ? s->chain_root : K.root_x);
-	util_buf_put(&pem, "", 1); /* NUL-terminated, as quotes carry it */
-	X509_free(leaf);
-
-	uint8_t hdr_body[48 + 584] = { 0 };
-	put16(hdr_body, 4);
-	put16(hdr_body + 2, 2);
-	put32(hdr_body + 4, 0x81);
-	memcpy(hdr_body + 12, "\x93\x9a\x72\x33\xf7\x9c\x4c\xa9\x94\x0a\x0d\xb3\x95\x7f\x06\x07",
-	       16);
-	uint8_t *body = hdr_body + 48;
-	memcpy(body, s->tee_tcb_svn, 16);
-	memcpy(body + 64, s->mr_signer_seam, 48);
-	for (int i = 0; i < 8; i++) {
-		body[112 + i] = (uint8_t)(s->seam_attributes >> (8 * i));
-		body[120 + i] = (uint8_t)(s->td_attributes >> (8 * i));
-	}
-	memset(body + 136, 0xaa, 48); /* MRTD */
-	memset(body + 520, 0x5d, 64); /* REPORTDATA */
-
-	uint8_t pub[65];
-	size_t pl = sizeof(pub);
-	assert_int_equal(EVP_PKEY_get_octet_string_param(K.att, "encoded-pub-key", pub, pl, &pl),
-			 1);
-	assert_int_equal(pl, 65);
-	if (s->off_curve_key)
-		for (int i = 1; i < 65; i++)
-			pub[i] = (uint8_t)i; /* (0x0102.., 0x2122..) is not on P-256 */
-	uint8_t auth[32];
-	memset(auth, 0x42, sizeof(auth));
-	uint8_t qe[384] = { 0 };
-	memcpy(qe + 48, s->qe_attributes, 16);
-	memcpy(qe + 128, s->qe_mrsigner, 32);
-	put16(qe + 256, s->qe_prodid);
-	put16(qe + 258, s->qe_isvsvn);
-	SHA256_CTX sc;
-	uint8_t h[32];
-	uint8_t hin[64 + 32];
-	memcpy(hin, pub + 1, 64);
-	memcpy(hin + 64, auth, 32);
-	SHA256(hin, sizeof(hin), h);
-	memcpy(qe + 320, h, 32);
-	(void)sc;
-	if (s->bad_binding)
-		qe[320] ^= 1;
-	uint8_t qesig[64], qsig[64];
-	sign_rs(K.pck, qe, sizeof(qe), qesig);
-	if (s->bad_qe_sig)
-		qe[0] ^= 1;
-	sign_rs(K.att, hdr_body, sizeof(hdr_body), qsig);
-
-	struct util_buf q = { 0 };
-	util_buf_put(&q, hdr_body, sizeof(hdr_body));
-	uint32_t cert6 = 384 + 64 + 2 + 32 + 6 + (uint32_t)pem.len;
-	uint32_t siglen = 64 + 64 + 6 + cert6;
-	uint8_t u[6];
-	put32(u, siglen);
-	util_buf_put(&q, u, 4);
-	util_buf_put(&q, qsig, 64);
-	util_buf_put(&q, pub + 1, 64);
-	put16(u, 6);
-	put32(u + 2, cert6);
-	util_buf_put(&q, u, 6);
-	util_buf_put(&q, qe, 384);
-	util_buf_put(&q, qesig, 64);
-	put16(u, 32);
-	util_buf_put(&q, u, 2);
-	util_buf_put(&q, auth, 32);
-	put16(u, 5);
-	put32(u + 2, (uint32_t)pem.len);
-	util_buf_put(&q, u, 6);
-	util_buf_put(&q, pem.p, pem.len);
-	free(pem.p);
-	assert_false(q.oom);
-	*len = q.len;
-	return (uint8_t *)q.p;
-}
-
-struct syn_level {
-	uint8_t sgx, tdx0, tdx2;
-	uint16_t pcesvn;
-	const char *status;
-	const char *adv; /* JSON array body or NULL */
-};
-
-static void level_json(struct util_buf *b, const struct syn_level *l)
-{
-	char tmp[256];
-	util_buf_put(b, "{\"tcb\":{\"sgxtcbcomponents\":[", 28);
-	for (int i = 0; i < 16; i++) {
-		int w = snprintf(tmp, sizeof(tmp), "%s{\"svn\":%u}", i ? "," : "", l->sgx);
-		util_buf_put(b, tmp, (size_t)w);
-	}
-	int w = snprintf(tmp, sizeof(tmp), "],\"pcesvn\":%u,\"tdxtcbcomponents\":[", l->pcesvn);
-	util_buf_put(b, tmp, (size_t)w);
-	for (int i = 0; i < 16; i++) {
-		unsigned v = i == 0 ? l->tdx0 : i == 2 ? l->tdx2 : 0;
-		w = snprintf(tmp, sizeof(tmp), "%s{\"svn\":%u}", i ? "," : "", v);
-		util_buf_put(b, tmp, (size_t)w);
-	}
-	w = snprintf(tmp, sizeof(tmp),
-		     "]},\"tcbDate\":\"2026-01-01T00:00:00Z\",\"tcbStatus\":\"%s\"", l->status);
-	util_buf_put(b, tmp, (size_t)w);
-	if (l->adv) {
-		w = snprintf(tmp, sizeof(tmp), ",\"advisoryIDs\":[%s]", l->adv);
-		util_buf_put(b, tmp, (size_t)w);
-	}
-	util_buf_put(b, "}", 1);
-}
-
-/* Wraps a body into {"<key>":body,"signature":hex} signed with K.tcb. */
-static char *signed_doc(const char *key, const char *body, size_t *len)
-{
-	uint8_t rs[64];
-	sign_rs(K.tcb, body, strlen(body), rs);
-	char hex[129];
-	util_hex(hex, rs, 64);
-	size_t n = strlen(body) + strlen(key) + 160;
-	char *o = malloc(n);
-	assert_non_null(o);
-	int w = snprintf(o, n, "{\"%s\": %s , \"signature\":\"%s\"}", key, body, hex);
-	*len = (size_t)w;
-	return o;
-}
-
-struct syn_tcb {
-	const struct syn_level *levels;
-	size_t n;
-	const char *modules; /* tdxModuleIdentities array body, or NULL */
-	const char *pceid;   /* default "0000" */
-	const char *issue, *next;
-};
-
-static char *syn_tcb_info(const struct syn_tcb *t, size_t *len)
-{
-	struct util_buf b = { 0 };
-	char tmp[512];
-	int w = snprintf(tmp, sizeof(tmp),
-			 "{\"id\":\"TDX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
-			 "\"fmspc\":\"112233445566\",\"pceId\":\"%s\",\"tcbType\":0,"
-			 "\"tcbEvaluationDataNumber\":19,\"tdxModule\":{\"mrsigner\":\"%096d\","
-			 "\"attributes\":\"0000000000000000\",\"attributesMask\":"
-			 "\"FFFFFFFFFFFFFFFF\"}",
-			 t->issue ? t->issue : "2026-11-01T00:00:00Z",
-			 t->next ? t->next : "2026-12-01T00:00:00Z", t->pceid ? t->pceid : "0000",
-			 0);
-	util_buf_put(&b, tmp, (size_t)w);
-	if (t->modules) {
-		util_buf_put(&b, ",\"tdxModuleIdentities\":[", 24);
-		util_buf_put(&b, t->modules, strlen(t->modules));
-		util_buf_put(&b, "]", 1);
-	}
-	util_buf_put(&b, ",\"tcbLevels\":[", 14);
-	for (size_t i = 0; i < t->n; i++) {
-		if (i)
-			util_buf_put(&b, ",", 1);
-		level_json(&b, &t->levels[i]);
-	}
-	util_buf_put(&b, "]}", 2);
-	assert_false(b.oom);
-	char *d = signed_doc("tcbInfo", b.p, len);
-	free(b.p);
-	return d;
-}
-
-static char *syn_qe_identity(const char *levels, size_t *len)
-{
-	char body[1024];
-	snprintf(body, sizeof(body),
-		 "{\"id\":\"TD_QE\",\"version\":2,\"issueDate\":\"2026-11-01T00:00:00Z\","
-		 "\"nextUpdate\":\"2026-12-01T00:00:00Z\",\"tcbEvaluationDataNumber\":19,"
-		 "\"miscselect\":\"00000000\",\"miscselectMask\":\"FFFFFFFF\",\"attributes\":"
-		 "\"11000000000000000000000000000000\",\"attributesMask\":"
-		 "\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":"
-		 "\"DCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDC\","
-		 "\"isvprodid\":2,\"tcbLevels\":[%s]}",
-		 levels);
-	return signed_doc("enclaveIdentity", body, len);
-}
-
-static char *chain_pem(X509 *a, X509 *b, size_t *len)
-{
-	struct util_buf u = { 0 };
-	append_pem(&u, a);
-	if (b)
-		append_pem(&u, b);
-	*len = u.len;
-	return u.p;
-}
-
-/* A CRL by (issuer_cn, key) listing 'serial' (0: none). DER, caller frees. */
-static uint8_t *syn_crl(const char *issuer_cn, EVP_PKEY *key, long serial, int64_t last,
-			int64_t next, size_t *len)
-{
-	X509_CRL *crl = X509_CRL_new();
-	X509_CRL_set_version(crl, 1);
-	X509_NAME *in = X509_NAME_new();
-	X509_NAME_add_entry_by_txt(in, "CN", MBSTRING_ASC, (const unsigned char *)issuer_cn, -1, -1,
-				   0);
-	X509_CRL_set_issuer_name(crl, in);
-	X509_NAME_free(in);
-	ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)last);
-	X509_CRL_set1_lastUpdate(crl, t);
-	ASN1_TIME_set(t, (time_t)next);
-	X509_CRL_set1_nextUpdate(crl, t);
-	if (serial) {
-		X509_REVOKED *r = X509_REVOKED_new();
-		ASN1_INTEGER *sn = ASN1_INTEGER_new();
-		ASN1_INTEGER_set(sn, serial);
-		X509_REVOKED_set_serialNumber(r, sn);
-		X509_REVOKED_set_revocationDate(r, t);
-		X509_CRL_add0_revoked(crl, r);
-		ASN1_INTEGER_free(sn);
-	}
-	ASN1_TIME_free(t);
-	X509_CRL_sort(crl);
-	assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
-	unsigned char *der = NULL;
-	int n = i2d_X509_CRL(crl, &der);
-	assert_true(n > 0);
-	uint8_t *o = malloc((size_t)n);
-	memcpy(o, der, (size_t)n);
-	OPENSSL_free(der);
-	X509_CRL_free(crl);
-	*len = (size_t)n;
-	return o;
-}
-
-struct syn_run {
-	const struct syn_quote *q;
-	const struct syn_tcb *tcb; /* NULL: none */
-	const char *qe_levels;     /* NULL: no QE identity */
-	long pck_revoked, ica_revoked;
-	bool crl_chain;
-	bool no_test_root;
-};
-
-static void syn_verify(const struct syn_run *r, struct tdx_verdict *v)
-{
-	size_t ql, tl = 0, il = 0, cl = 0, pcl = 0, rcl = 0, ccl = 0;
-	uint8_t *qb = syn_quote(r->q, &ql);
-	char *ti = r->tcb ? syn_tcb_info(r->tcb, &tl) : NULL;
-	char *qi = r->qe_levels ? syn_qe_identity(r->qe_levels, &il) : NULL;
-	char *chain = chain_pem(K.tcb_x, K.root_x, &cl);
-	char *crl_chain = chain_pem(K.ica_x, K.root_x, &ccl);
-	uint8_t *pck_crl = syn_crl("Intel SGX PCK Platform CA", K.ica, r->pck_revoked,
-				   SYN_NOW - SYN_DAY, SYN_NOW + 30 * SYN_DAY, &pcl);
-	uint8_t *root_crl = syn_crl("Intel SGX Root CA", K.root, r->ica_revoked, SYN_NOW - SYN_DAY,
-				    SYN_NOW + 30 * SYN_DAY, &rcl);
-	struct tdx_collateral_opts o = {
-		.tcb_info = { (uint8_t *)ti },
-		.tcb_info_len = { tl },
-		.n_tcb_info = ti ? 1 : 0,
-		.qe_identity = (uint8_t *)qi,
-		.qe_identity_len = il,
-		.tcb_info_chain = (uint8_t *)chain,
-		.tcb_info_chain_len = cl,
-		.pck_crl = pck_crl,
-		.pck_crl_len = pcl,
-		.pck_crl_chain = r->crl_chain ? (uint8_t *)crl_chain : NULL,
-		.pck_crl_chain_len = r->crl_chain ? ccl : 0,
-		.root_crl = root_crl,
-		.root_crl_len = rcl,
-		.test_roots = r->no_test_root ? NULL : (uint8_t *)K.roots_pem,
-		.test_roots_len = r->no_test_root ? 0 : K.roots_pem_len,
-	};
-	struct tdx_collateral *c = tdx_collateral_new(&o, v);
-	assert_non_null(c);
-	struct tdx_quote q;
-	char err[256];
-	if (tdx_quote_parse(qb, ql, &q, err, sizeof(err)) != 0)
-		fail_msg("synthetic quote: %s", err);
-	tdx_verify(&q, c, SYN_NOW, v);
-	tdx_quote_done(&q);
-	tdx_collateral_free(c);
-	free(qb);
-	free(ti);
-	free(qi);
-	free(chain);
-	free(crl_chain);
-	free(pck_crl);
-	free(root_crl);
-}
-
-static const struct syn_level L_UP[] = {
-	{ 5, 5, 3, 13, "UpToDate", NULL },
-	{ 4, 4, 2, 13, "OutOfDate", "\"INTEL-SA-00001\",\"INTEL-SA-00002\"" },
-};
+static const struct syn_level *const L_UP = tdx_tc_levels; /* UpToDate, then OutOfDate */
 
 static void test_synthetic(void **state)
 {
@@ -1578,12 +1110,10 @@ static void test_synthetic(void **state)
 	struct syn_quote sq;
 	struct tdx_verdict v;
 	struct syn_tcb t = { L_UP, 2, NULL, NULL, NULL, NULL };
-	const char *qe_ok = "{\"tcb\":{\"isvsvn\":8},\"tcbStatus\":\"UpToDate\"},"
-			    "{\"tcb\":{\"isvsvn\":4},\"tcbStatus\":\"OutOfDate\","
-			    "\"advisoryIDs\":[\"INTEL-SA-00002\",\"INTEL-SA-00003\"]}";
+	const char *qe_ok = TDX_TC_QE_LEVELS;
 
 	syn_defaults(&sq);
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &t, .qe_levels = qe_ok }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &t, .qe_levels = qe_ok }, &v);
 	check_verdict("synthetic", &v, TDX_OK, "TCB status UpToDate (FMSPC 112233445566",
 		      TDX_TCB_UP_TO_DATE, NULL);
 	assert_true(v.qe_identity_checked && v.pck_crl_checked && v.root_crl_checked);
@@ -1594,24 +1124,24 @@ static void test_synthetic(void **state)
 	/* the platform one level down; the QE one level down: advisories merged, no repeats */
 	sq.tee_tcb_svn[0] = 4;
 	sq.qe_isvsvn = 5;
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &t, .qe_levels = qe_ok }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &t, .qe_levels = qe_ok }, &v);
 	check_verdict("out of date", &v, TDX_OK, "TCB status OutOfDate", TDX_TCB_OUT_OF_DATE,
 		      "INTEL-SA-00002 INTEL-SA-00003 INTEL-SA-00001");
 	assert_int_equal(v.platform_status, TDX_TCB_OUT_OF_DATE);
 	assert_int_equal(v.qe_status, TDX_TCB_OUT_OF_DATE);
 	/* below every level: platform, QE */
 	sq.tee_tcb_svn[0] = 3;
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &t }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &t }, &v);
 	check_verdict("platform too old", &v, TDX_ERR_TCB_UNSUPPORTED, "no matching TCB level",
 		      TDX_TCB_UNKNOWN, NULL);
 	syn_defaults(&sq);
 	sq.pck.pcesvn = 12;
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &t }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &t }, &v);
 	check_verdict("PCESVN too old", &v, TDX_ERR_TCB_UNSUPPORTED, "PCESVN 12", TDX_TCB_UNKNOWN,
 		      NULL);
 	syn_defaults(&sq);
 	sq.qe_isvsvn = 3;
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &t, .qe_levels = qe_ok }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &t, .qe_levels = qe_ok }, &v);
 	check_verdict("QE too old", &v, TDX_ERR_TCB_UNSUPPORTED,
 		      "QE identity: no TCB level for QE ISVSVN 3", TDX_TCB_UNKNOWN, NULL);
 
@@ -1619,7 +1149,8 @@ static void test_synthetic(void **state)
 	syn_defaults(&sq);
 	static const struct syn_level L_SW[] = { { 5, 5, 3, 13, "SWHardeningNeeded", NULL } };
 	struct syn_tcb tsw = { L_SW, 1, NULL, NULL, NULL, NULL };
-	syn_verify(&(struct syn_run){ .q = &sq,
+	syn_verify(TC,
+		   &(struct syn_run){ .q = &sq,
 				      .tcb = &tsw,
 				      .qe_levels = "{\"tcb\":{\"isvsvn\":1},\"tcbStatus\":"
 						   "\"ConfigurationNeeded\"}" },
@@ -1629,7 +1160,7 @@ static void test_synthetic(void **state)
 	static const struct syn_level L_REV[] = { { 5, 5, 3, 13, "Revoked",
 						    "\"INTEL-SA-09999\"" } };
 	struct syn_tcb trev = { L_REV, 1, NULL, NULL, NULL, NULL };
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &trev }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &trev }, &v);
 	check_verdict("revoked TCB", &v, TDX_ERR_TCB_REVOKED, "TCB status Revoked", TDX_TCB_REVOKED,
 		      "INTEL-SA-09999");
 
@@ -1643,69 +1174,69 @@ static void test_synthetic(void **state)
 			   "\"OutOfDate\",\"advisoryIDs\":[\"INTEL-SA-01036\"]}]}";
 	struct syn_tcb tm = { L_UP, 2, mods, NULL, NULL, NULL };
 	sq.tee_tcb_svn[1] = 1; /* module SVN 5 (< 6): OutOfDate via its second level */
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &tm }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &tm }, &v);
 	check_verdict("module", &v, TDX_OK, "TCB status OutOfDate", TDX_TCB_OUT_OF_DATE,
 		      "INTEL-SA-01036");
 	assert_int_equal(v.module_status, TDX_TCB_OUT_OF_DATE);
 	assert_int_equal(v.platform_status, TDX_TCB_UP_TO_DATE);
 	sq.tee_tcb_svn[0] = 1; /* below both module levels (and the platform's) */
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &tm }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &tm }, &v);
 	check_verdict("module too old", &v, TDX_ERR_TCB_UNSUPPORTED,
 		      "no matching TCB level for TDX module TDX_01 SVN 1", TDX_TCB_UNKNOWN, NULL);
 	syn_defaults(&sq);
 	sq.tee_tcb_svn[1] = 2;
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &tm }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &tm }, &v);
 	check_verdict("unknown module", &v, TDX_ERR_MODULE_IDENTITY,
 		      "TDX module identity TDX_02 (TEE_TCB_SVN[1] = 2) is not in the TCB info",
 		      TDX_TCB_UNKNOWN, NULL);
 	syn_defaults(&sq);
 	sq.mr_signer_seam[0] = 1;
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &t }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &t }, &v);
 	check_verdict("mrsignerseam", &v, TDX_ERR_MODULE_IDENTITY, "MRSIGNERSEAM 0100",
 		      TDX_TCB_UNKNOWN, NULL);
 	syn_defaults(&sq);
 	sq.seam_attributes = 1;
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &t }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &t }, &v);
 	check_verdict("seamattributes", &v, TDX_ERR_MODULE_IDENTITY, "SEAMATTRIBUTES",
 		      TDX_TCB_UNKNOWN, NULL);
 
 	/* QE identity mismatches */
 	syn_defaults(&sq);
 	sq.qe_mrsigner[5] = 0;
-	syn_verify(&(struct syn_run){ .q = &sq, .qe_levels = qe_ok }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .qe_levels = qe_ok }, &v);
 	check_verdict("qe mrsigner", &v, TDX_ERR_QE_IDENTITY, "QE identity: MRSIGNER",
 		      TDX_TCB_UNKNOWN, NULL);
 	syn_defaults(&sq);
 	sq.qe_prodid = 1;
-	syn_verify(&(struct syn_run){ .q = &sq, .qe_levels = qe_ok }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .qe_levels = qe_ok }, &v);
 	check_verdict("qe prodid", &v, TDX_ERR_QE_IDENTITY, "ISVPRODID 1 is not the TD_QE's 2",
 		      TDX_TCB_UNKNOWN, NULL);
 	syn_defaults(&sq);
 	sq.qe_attributes[0] = 0x15; /* bit 2 is masked out: still matches */
-	syn_verify(&(struct syn_run){ .q = &sq, .qe_levels = qe_ok }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .qe_levels = qe_ok }, &v);
 	assert_int_equal(v.reason, TDX_OK);
 	assert_true(v.qe_identity_checked);
 	sq.qe_attributes[0] = 0x13;
-	syn_verify(&(struct syn_run){ .q = &sq, .qe_levels = qe_ok }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .qe_levels = qe_ok }, &v);
 	check_verdict("qe attributes", &v, TDX_ERR_QE_IDENTITY, "ATTRIBUTES", TDX_TCB_UNKNOWN,
 		      NULL);
 
 	/* signatures and binding */
 	syn_defaults(&sq);
 	sq.bad_qe_sig = true;
-	syn_verify(&(struct syn_run){ .q = &sq }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq }, &v);
 	check_verdict("qe sig", &v, TDX_ERR_QE_SIGNATURE,
 		      "QE report signature does not verify with the PCK key", TDX_TCB_UNKNOWN,
 		      NULL);
 	syn_defaults(&sq);
 	sq.bad_binding = true;
-	syn_verify(&(struct syn_run){ .q = &sq }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq }, &v);
 	check_verdict("binding", &v, TDX_ERR_QE_BINDING, "SHA-256(attestation key", TDX_TCB_UNKNOWN,
 		      NULL);
 
 	syn_defaults(&sq);
 	sq.off_curve_key = true; /* the QE vouches for it, but it is no P-256 key */
-	syn_verify(&(struct syn_run){ .q = &sq }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq }, &v);
 	check_verdict("off-curve key", &v, TDX_ERR_BAD_SIGNATURE,
 		      "bad quote signature: the attestation key is not a P-256 point",
 		      TDX_TCB_UNKNOWN, NULL);
@@ -1713,52 +1244,330 @@ static void test_synthetic(void **state)
 	/* revocation: the PCK by the PCK CRL (with and without its issuer chain), the
 	 * intermediate by the Root CA CRL */
 	syn_defaults(&sq);
-	syn_verify(&(struct syn_run){ .q = &sq, .pck_revoked = 100 }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .pck_revoked = 100 }, &v);
 	check_verdict("pck revoked", &v, TDX_ERR_REVOKED,
 		      "PCK certificate (serial 64) is revoked by the PCK CRL of Intel SGX PCK "
 		      "Platform CA",
 		      TDX_TCB_UNKNOWN, NULL);
-	syn_verify(&(struct syn_run){ .q = &sq, .pck_revoked = 100, .crl_chain = true }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .pck_revoked = 100, .crl_chain = true }, &v);
 	assert_int_equal(v.reason, TDX_ERR_REVOKED);
-	syn_verify(&(struct syn_run){ .q = &sq, .pck_revoked = 101, .crl_chain = true }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .pck_revoked = 101, .crl_chain = true }, &v);
 	assert_int_equal(v.reason, TDX_OK);
 	assert_true(v.pck_crl_checked);
-	syn_verify(&(struct syn_run){ .q = &sq, .ica_revoked = 2 }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .ica_revoked = 2 }, &v);
 	check_verdict("ica revoked", &v, TDX_ERR_REVOKED,
 		      "intermediate CA Intel SGX PCK Platform CA is revoked by the Root CA CRL",
 		      TDX_TCB_UNKNOWN, NULL);
 
 	/* roots: a root that is not trusted, or no test root at all */
 	syn_defaults(&sq);
-	sq.chain_root = K.other_root_x;
-	syn_verify(&(struct syn_run){ .q = &sq }, &v);
+	sq.chain_root = other_root_x;
+	syn_verify(TC, &(struct syn_run){ .q = &sq }, &v);
 	assert_int_equal(v.reason, TDX_ERR_UNKNOWN_ROOT);
 	assert_non_null(strstr(v.detail, "is not the pinned Intel SGX Root CA"));
 	syn_defaults(&sq);
-	syn_verify(&(struct syn_run){ .q = &sq, .no_test_root = true }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .no_test_root = true }, &v);
 	check_verdict("no test root", &v, TDX_ERR_COLLATERAL,
 		      "Root CA CRL: its issuer (CN Intel SGX Root CA) is not the pinned",
 		      TDX_TCB_UNKNOWN, NULL);
 
 	/* the TCB info's PCE-ID; its window */
 	struct syn_tcb tp = { L_UP, 2, NULL, "0001", NULL, NULL };
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &tp }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &tp }, &v);
 	check_verdict("pceid", &v, TDX_ERR_COLLATERAL, "TCB info PCE-ID 0001 is not the PCK's 0000",
 		      TDX_TCB_UNKNOWN, NULL);
 	struct syn_tcb tw = { L_UP, 2, NULL, NULL, "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z" };
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &tw }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &tw }, &v);
 	check_verdict("window", &v, TDX_ERR_COLLATERAL_EXPIRED,
 		      "collateral expired: tcbInfo nextUpdate 2026-11-01T00:00:00Z",
 		      TDX_TCB_UNKNOWN, NULL);
 	/* a PCK certificate past its validity */
 	sq.pck_na = SYN_NOW - SYN_DAY;
-	syn_verify(&(struct syn_run){ .q = &sq }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq }, &v);
 	assert_int_equal(v.reason, TDX_ERR_EXPIRED);
 	/* SGX component SVNs >= 0x80 encode with a leading zero byte */
 	syn_defaults(&sq);
 	memset(sq.pck.sgx, 0x90, 16);
-	syn_verify(&(struct syn_run){ .q = &sq, .tcb = &t }, &v);
+	syn_verify(TC, &(struct syn_run){ .q = &sq, .tcb = &t }, &v);
 	assert_int_equal(v.reason, TDX_OK);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The fixture's own promise: tdx_tc_quote verifies against tdx_tc_collateral_opts          */
+
+static void rd_pattern(uint8_t rd[64])
+{
+	for (int i = 0; i < 64; i++)
+		rd[i] = (uint8_t)(0x80 + i);
+}
+
+/* Parses quote bytes and verifies them against o at now. */
+static void tc_check(const uint8_t *qb, size_t ql, const struct tdx_collateral_opts *o, int64_t now,
+		     struct tdx_verdict *v)
+{
+	struct tdx_collateral *c = tdx_collateral_new(o, v);
+	assert_non_null(c);
+	struct tdx_quote q;
+	char err[256];
+	if (tdx_quote_parse(qb, ql, &q, err, sizeof(err)) != 0)
+		fail_msg("testchain quote: %s", err);
+	tdx_verify(&q, c, now, v);
+	tdx_quote_done(&q);
+	tdx_collateral_free(c);
+}
+
+static void expect_up_to_date(const char *what, const struct tdx_verdict *v)
+{
+	check_verdict(what, v, TDX_OK, "TCB status UpToDate (FMSPC " TDX_TC_FMSPC_HEX,
+		      TDX_TCB_UP_TO_DATE, NULL);
+	assert_true(v->tcb_evaluated);
+	assert_true(v->qe_identity_checked);
+	assert_int_equal(v->qe_status, TDX_TCB_UP_TO_DATE);
+	assert_true(v->pck_crl_checked && v->root_crl_checked);
+	assert_string_equal(v->pck_ca, "Intel SGX PCK Platform CA");
+	assert_memory_equal(v->fmspc, "\x11\x22\x33\x44\x55\x66", 6);
+}
+
+static void test_testchain_roundtrip(void **state)
+{
+	(void)state;
+	struct tdx_tc *tc = tdx_tc_make(SYN_NOW);
+	assert_non_null(tc);
+	uint8_t rd[64];
+	rd_pattern(rd);
+	size_t ql;
+	uint8_t *qb = tdx_tc_quote(tc, rd, &ql);
+	assert_non_null(qb);
+	struct tdx_collateral_opts o;
+	tdx_tc_collateral_opts(tc, &o);
+	assert_int_equal(o.n_tcb_info, 1);
+	assert_non_null(o.test_roots);
+
+	/* any clock inside the windows: the day before (issueDate, notBefore) to nextUpdate */
+	const int64_t inside[] = { SYN_NOW, SYN_NOW - SYN_DAY, SYN_NOW + 30 * SYN_DAY - 1 };
+	struct tdx_verdict v;
+	for (size_t i = 0; i < sizeof(inside) / sizeof(inside[0]); i++) {
+		tc_check(qb, ql, &o, inside[i], &v);
+		expect_up_to_date("testchain", &v);
+	}
+	/* and outside them */
+	tc_check(qb, ql, &o, SYN_NOW + 30 * SYN_DAY + 1, &v);
+	check_verdict("after nextUpdate", &v, TDX_ERR_COLLATERAL_EXPIRED, "collateral expired",
+		      TDX_TCB_UNKNOWN, NULL);
+	tc_check(qb, ql, &o, SYN_NOW - SYN_DAY - 1, &v);
+	assert_int_not_equal(v.reason, TDX_OK);
+
+	/* the fixed measurements, as a policy names them, and REPORTDATA */
+	struct tdx_quote q;
+	char err[256];
+	assert_int_equal(tdx_quote_parse(qb, ql, &q, err, sizeof(err)), 0);
+	assert_int_equal(q.version, 4);
+	assert_memory_equal(q.report_data, rd, 64);
+	assert_int_equal(q.td_attributes & 1, 0); /* no DEBUG */
+	tc_check(qb, ql, &o, SYN_NOW, &v);
+	char pol[2048];
+	char rdhex[129];
+	util_hex(rdhex, rd, 64);
+	int n = snprintf(
+		pol, sizeof(pol),
+		"{\"tdx_policy\":{\"mr_td\":\"" TDX_TC_MRTD_HEX "\",\"rtmrs\":[\"" TDX_TC_RTMR0_HEX
+		"\",\"" TDX_TC_RTMR1_HEX "\",\"" TDX_TC_RTMR2_HEX "\",\"" TDX_TC_RTMR3_HEX
+		"\"],\"xfam\":\"" TDX_TC_XFAM "\",\"td_attributes\":\"" TDX_TC_TD_ATTRIBUTES
+		"\",\"report_data\":\"%s\"}}",
+		rdhex);
+	assert_true(n > 0 && (size_t)n < sizeof(pol));
+	struct tdx_policy *p = tdx_policy_parse(pol, (size_t)n, err, sizeof(err));
+	if (!p)
+		fail_msg("policy: %s", err);
+	bool pass = false;
+	json_t *verdict = tdx_policy_evaluate(p, &q, &v, &pass);
+	assert_non_null(verdict);
+	if (!pass) {
+		char *dump = json_dumps(verdict, JSON_COMPACT);
+		fail_msg("policy over the fixed measurements fails: %s", dump ? dump : "?");
+	}
+	json_decref(verdict);
+	tdx_policy_free(p);
+	tdx_quote_done(&q);
+
+	/* each quote is its own: another REPORTDATA, still verified */
+	rd[0] ^= 0xff;
+	size_t ql2;
+	uint8_t *qb2 = tdx_tc_quote(tc, rd, &ql2);
+	assert_non_null(qb2);
+	tc_check(qb2, ql2, &o, SYN_NOW, &v);
+	expect_up_to_date("second quote", &v);
+	free(qb2);
+	free(qb);
+	tdx_tc_free(tc);
+}
+
+/* dir/rel, NUL-terminated; caller frees. */
+static uint8_t *tc_slurp(const char *dir, const char *rel, size_t *len)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	FILE *f = fopen(path, "rbe");
+	if (!f)
+		fail_msg("tdx_tc_write did not write %s", path);
+	uint8_t *b = malloc(TDX_CRL_MAX_BYTES + 1);
+	assert_non_null(b);
+	*len = fread(b, 1, TDX_CRL_MAX_BYTES, f);
+	b[*len] = 0;
+	fclose(f);
+	assert_true(*len > 0);
+	return b;
+}
+
+static void rm_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char p[1024];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (unlink(p) < 0)
+			rm_tree(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* tdx_tc_write, then the files read back the way `cloister attest verify --collateral` and
+ * tsm_fixture --tdx --sign read them. */
+static void test_testchain_files(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_tdx_tc.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct tdx_tc *tc = tdx_tc_make(SYN_NOW);
+	assert_non_null(tc);
+	assert_int_equal(tdx_tc_write(tc, dir), 0);
+	tdx_tc_free(tc);
+
+	static const char *const keys[] = { "pck-key.pem", "attestation-key.pem" };
+	for (size_t i = 0; i < 2; i++) {
+		char p[1024];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/%s", dir, keys[i]);
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
+
+	struct tdx_tc *signer = tdx_tc_load(dir);
+	assert_non_null(signer);
+	uint8_t rd[64];
+	rd_pattern(rd);
+	size_t ql;
+	uint8_t *qb = tdx_tc_quote(signer, rd, &ql);
+	assert_non_null(qb);
+	struct tdx_collateral_opts none;
+	tdx_tc_collateral_opts(signer, &none); /* a loaded signer carries no collateral */
+	assert_int_equal(none.n_tcb_info, 0);
+	assert_null(none.test_roots);
+	assert_int_equal(tdx_tc_write(signer, dir), -EINVAL);
+	tdx_tc_free(signer);
+
+	static const char *const files[] = {
+		"collateral/tcbinfo_" TDX_TC_FMSPC_HEX ".json",
+		"collateral/qe_identity.json",
+		"collateral/tcb_info_issuer_chain.pem",
+		"collateral/qe_identity_issuer_chain.pem",
+		"collateral/pck_crl_issuer_chain.pem",
+		"collateral/pck_crl_platform.der",
+		"collateral/root_ca_crl.der",
+		"roots.pem",
+	};
+	uint8_t *b[8];
+	size_t l[8];
+	for (size_t i = 0; i < 8; i++)
+		b[i] = tc_slurp(dir, files[i], &l[i]);
+	struct tdx_collateral_opts o = {
+		.tcb_info = { b[0] },
+		.tcb_info_len = { l[0] },
+		.n_tcb_info = 1,
+		.qe_identity = b[1],
+		.qe_identity_len = l[1],
+		.tcb_info_chain = b[2],
+		.tcb_info_chain_len = l[2],
+		.qe_identity_chain = b[3],
+		.qe_identity_chain_len = l[3],
+		.pck_crl_chain = b[4],
+		.pck_crl_chain_len = l[4],
+		.pck_crl = b[5],
+		.pck_crl_len = l[5],
+		.root_crl = b[6],
+		.root_crl_len = l[6],
+		.test_roots = b[7],
+		.test_roots_len = l[7],
+	};
+	struct tdx_verdict v;
+	tc_check(qb, ql, &o, SYN_NOW, &v);
+	expect_up_to_date("files", &v);
+	for (size_t i = 0; i < 8; i++)
+		free(b[i]);
+	free(qb);
+
+	/* a signer directory without its attestation key, and a directory that is not there */
+	char p[1024];
+	snprintf(p, sizeof(p), "%s/attestation-key.pem", dir);
+	assert_int_equal(unlink(p), 0);
+	assert_null(tdx_tc_load(dir));
+	rm_tree(dir);
+	assert_null(tdx_tc_load(dir));
+	tc = tdx_tc_make(SYN_NOW);
+	assert_non_null(tc);
+	assert_int_equal(tdx_tc_write(tc, dir), -ENOENT);
+	tdx_tc_free(tc);
+}
+
+static void test_testchain_negative(void **state)
+{
+	(void)state;
+	struct tdx_tc *tc = tdx_tc_make(SYN_NOW);
+	assert_non_null(tc);
+	uint8_t rd[64];
+	rd_pattern(rd);
+	size_t ql;
+	uint8_t *qb = tdx_tc_quote(tc, rd, &ql);
+	assert_non_null(qb);
+	struct tdx_collateral_opts o;
+	tdx_tc_collateral_opts(tc, &o);
+	struct tdx_verdict v;
+
+	/* one flipped byte of the signed body (REPORTDATA) */
+	qb[TDX_HEADER_BYTES + 520] ^= 1;
+	tc_check(qb, ql, &o, SYN_NOW, &v);
+	check_verdict("flipped byte", &v, TDX_ERR_BAD_SIGNATURE, "", TDX_TCB_UNKNOWN, NULL);
+	qb[TDX_HEADER_BYTES + 520] ^= 1;
+	tc_check(qb, ql, &o, SYN_NOW, &v);
+	assert_int_equal(v.reason, TDX_OK);
+
+	/* no test root: the chain ends in a root that is not Intel's */
+	struct tdx_collateral_opts empty = { 0 };
+	tc_check(qb, ql, &empty, SYN_NOW, &v);
+	check_verdict("no test root", &v, TDX_ERR_UNKNOWN_ROOT,
+		      "is not the pinned Intel SGX Root CA", TDX_TCB_UNKNOWN, NULL);
+	/* nor is the collateral its chains end in */
+	o.test_roots = NULL;
+	o.test_roots_len = 0;
+	tc_check(qb, ql, &o, SYN_NOW, &v);
+	check_verdict("collateral without test root", &v, TDX_ERR_UNKNOWN_ROOT,
+		      "is not the pinned Intel SGX Root CA", TDX_TCB_UNKNOWN, NULL);
+
+	/* another PKI's collateral and root: its root is not this quote's */
+	struct tdx_tc *other = tdx_tc_make(SYN_NOW);
+	assert_non_null(other);
+	tdx_tc_collateral_opts(other, &o);
+	tc_check(qb, ql, &o, SYN_NOW, &v);
+	assert_int_equal(v.reason, TDX_ERR_UNKNOWN_ROOT);
+	tdx_tc_free(other);
+	free(qb);
+	tdx_tc_free(tc);
 }
 
 int main(void)
@@ -1779,6 +1588,9 @@ int main(void)
 		cmocka_unit_test(test_crls_real),
 		cmocka_unit_test(test_bundle),
 		cmocka_unit_test_setup_teardown(test_synthetic, setup_pki, teardown_pki),
+		cmocka_unit_test(test_testchain_roundtrip),
+		cmocka_unit_test(test_testchain_files),
+		cmocka_unit_test(test_testchain_negative),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
