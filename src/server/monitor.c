@@ -27,9 +27,9 @@
  * Intel TDX evidence is verified against the collateral of [fleet] tdx_collateral_dir
  * (attest/tdx_dir.h), read and checked at start (a directory that cannot be used stops
  * cloisterd from starting) and re-read by the monitor thread at the start of a sweep when the
- * directory's mtime changed, or FLEET_TDX_RELOAD_S after the last read: an operator refreshes
- * the collateral by writing new files and renaming them in. A re-read that fails keeps the
- * collateral in use and logs why.
+ * directory's entries changed (name, inode, size, mtime), or FLEET_TDX_RELOAD_S after the last
+ * read: an operator refreshes the collateral by writing new files and renaming them in. A
+ * re-read that fails keeps the collateral in use and logs why.
  *
  * Other threads talk to the monitor through a small queue under a mutex (kicks and forgets by
  * id) and curl_multi_wakeup; they never touch its table. fleet_curl_prepare and
@@ -59,6 +59,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -86,6 +88,7 @@ struct bstate {
 	unsigned failures;      /* consecutive */
 	int64_t attested_ms;    /* monotonic time of the last verified evidence, 0 = never */
 	bool unattested;        /* the policy accepted provider "none" evidence */
+	bool degraded;          /* the last /overview said "degraded" */
 	bool attest_hold;       /* evidence refused: not retried until kicked */
 	bool queued;
 	enum job job;
@@ -137,7 +140,7 @@ struct fleet {
 
 	/* Intel TDX collateral (monitor thread only after fleet_start); NULL: none configured. */
 	struct tdx_collateral *tdx_col;
-	struct timespec tdx_mtime; /* of the directory when last read */
+	uint64_t tdx_fp; /* dir_fingerprint when last read */
 	int64_t tdx_read_ms;
 	uint8_t *tdx_test_roots; /* CLOISTERD_TEST_HOOKS builds only */
 	size_t tdx_test_roots_len;
@@ -679,7 +682,12 @@ static void attest_done(struct fleet *f, struct bstate *s, int64_t now)
 	s->unattested = v == EVIDENCE_UNATTESTED;
 	s->attest_hold = false;
 	schedule_ok(f, s, now);
-	set_status(f, s, s->unattested ? "unattested" : "attested", NULL, util_now_ns());
+	/* A degraded agent stays degraded: the evidence says nothing of its services. */
+	set_status(f, s,
+		   s->degraded     ? "degraded"
+		   : s->unattested ? "unattested"
+				   : "attested",
+		   NULL, util_now_ns());
 }
 
 static void poll_done(struct fleet *f, struct bstate *s, int64_t now)
@@ -699,6 +707,7 @@ static void poll_done(struct fleet *f, struct bstate *s, int64_t now)
 	f->sweep_ok++;
 	seen(f, s);
 	schedule_ok(f, s, now);
+	s->degraded = degraded;
 	const char *status = degraded ? "degraded" : "online";
 	if (s->b.has_info && !degraded)
 		status = s->unattested ? "unattested" : "attested";
@@ -806,18 +815,44 @@ static bool pollable(const struct bstate *s)
 
 /* ---------------------------------------------------------------- TDX collateral */
 
+/* A fingerprint of a directory's entries (name, inode, size, mtime of each): a file renamed
+ * in, rewritten or removed changes it, even within one tick of the directory's own mtime.
+ * 0 when the directory cannot be read. */
+static uint64_t dir_fingerprint(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	uint64_t sum = 0x9e3779b97f4a7c15ULL;
+	struct dirent *e;
+	unsigned n = 0;
+	while ((e = readdir(d)) && n++ < TDX_DIR_MAX_ENTRIES * 2) {
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		/* FNV-1a over the name and the numbers; entries are summed, so order is moot. */
+		uint64_t h = 0xcbf29ce484222325ULL;
+		for (const char *c = e->d_name; *c; c++)
+			h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+		const uint64_t v[] = { (uint64_t)st.st_ino, (uint64_t)st.st_size,
+				       (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec };
+		for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+			h = (h ^ v[i]) * 0x100000001b3ULL;
+		sum += h;
+	}
+	closedir(d);
+	return sum;
+}
+
 /* Reads and checks [fleet] tdx_collateral_dir. Returns 0 with *out (NULL when none is
  * configured), or -errno with err naming the file or the failed check. */
-static int tdx_collateral_read(const struct fleet *f, struct tdx_collateral **out,
-			       struct timespec *mtime, char *err, size_t errlen)
+static int tdx_collateral_read(const struct fleet *f, struct tdx_collateral **out, char *err,
+			       size_t errlen)
 {
 	*out = NULL;
 	const char *dir = f->srv->cfg->fleet_tdx_collateral_dir;
 	if (!dir || !dir[0])
 		return 0;
-	struct stat st;
-	if (stat(dir, &st) < 0)
-		return util_errf(err, errlen, -errno, "%s: %s", dir, strerror(errno));
 	struct tdx_collateral_dir d;
 	char derr[512];
 	int rc = tdx_collateral_dir_read(dir, &d, derr, sizeof(derr));
@@ -840,32 +875,28 @@ static int tdx_collateral_read(const struct fleet *f, struct tdx_collateral **ou
 		return util_errf(err, errlen, -EINVAL, "%s: %s: %s", dir, tdx_reason_name(v.reason),
 				 v.detail);
 	}
-	*mtime = st.st_mtim;
 	*out = c;
 	return 0;
 }
 
-/* At a sweep's start: re-reads the collateral when its directory changed or it is
- * FLEET_TDX_RELOAD_S old; a failure keeps the one in use. */
+/* At a sweep's start: re-reads the collateral when its directory's fingerprint changed or it
+ * is FLEET_TDX_RELOAD_S old; a failure keeps the one in use. The fingerprint is taken before
+ * reading, so a change made during the read is seen at the next sweep. */
 static void tdx_collateral_refresh(struct fleet *f, int64_t now)
 {
 	const char *dir = f->srv->cfg->fleet_tdx_collateral_dir;
 	if (!dir || !dir[0])
 		return;
-	struct stat st;
-	bool have = stat(dir, &st) == 0;
-	bool changed = have && (st.st_mtim.tv_sec != f->tdx_mtime.tv_sec ||
-				st.st_mtim.tv_nsec != f->tdx_mtime.tv_nsec);
+	uint64_t fp = dir_fingerprint(dir);
+	bool changed = fp != f->tdx_fp;
 	if (!changed && now - f->tdx_read_ms < FLEET_TDX_RELOAD_S * 1000LL)
 		return;
 	/* Tried once per change (or period), so a broken update is not re-read every sweep. */
 	f->tdx_read_ms = now;
-	if (have)
-		f->tdx_mtime = st.st_mtim;
+	f->tdx_fp = fp;
 	struct tdx_collateral *c = NULL;
-	struct timespec mt;
 	char err[640];
-	if (tdx_collateral_read(f, &c, &mt, err, sizeof(err)) < 0) {
+	if (tdx_collateral_read(f, &c, err, sizeof(err)) < 0) {
 		log_kv(CLOG_WARN,
 		       "monitor: cannot re-read the TDX collateral: keeping the loaded one",
 		       "error", err, NULL);
@@ -873,7 +904,6 @@ static void tdx_collateral_refresh(struct fleet *f, int64_t now)
 	}
 	tdx_collateral_free(f->tdx_col);
 	f->tdx_col = c;
-	f->tdx_mtime = mt;
 	if (changed) {
 		char n[24];
 		snprintf(n, sizeof(n), "%zu", tdx_collateral_tcb_infos(c));
@@ -1174,7 +1204,10 @@ int fleet_start(struct server *srv, char *err, size_t errlen)
 	if (load_test_roots(f, err, errlen) < 0 || load_tdx_test_roots(f, err, errlen) < 0)
 		goto fail;
 #endif
-	if (tdx_collateral_read(f, &f->tdx_col, &f->tdx_mtime, err, errlen) < 0)
+	f->tdx_fp = f->srv->cfg->fleet_tdx_collateral_dir[0]
+			    ? dir_fingerprint(f->srv->cfg->fleet_tdx_collateral_dir)
+			    : 0;
+	if (tdx_collateral_read(f, &f->tdx_col, err, errlen) < 0)
 		goto fail;
 	f->tdx_read_ms = util_mono_ms();
 	f->want_sweep = true;

@@ -11,10 +11,22 @@
 #  3. the good policy again (attested), then the agent restarted with a NEW TLS key:
 #     "attestation_failed", "the agent's TLS key changed";
 #  4. the production cloisterd with the same environment never accepts the test chain.
+# Then the same for Intel TDX with a TEST-ONLY Intel-style PKI (tdx_testchain: root, PCK chain,
+# TCB signing, collateral in the PCS layout; tsm_fixture --tdx --sign writes signed quotes;
+# cloisterd-test trusts the test roots of CLOISTERD_TEST_TDX_ROOTS):
+#  5. a tdx_policy with the fixture's MRTD, RTMRs, attributes and XFAM: attested, the proxied
+#     evidence is a TDX quote; another MRTD: attestation_failed naming mr_td;
+#  6. the collateral directory replaced (renamed in, as an operator refreshes it) by expired
+#     collateral: re-read, attestation_failed "collateral_expired"; fresh collateral back: attested;
+#     a directory without TCB info is not taken (the loaded collateral stays, logged);
+#     a failed service on the agent: degraded, and re-attestation every second does not flip it
+#     back to attested;
+#  7. cloisterd without tdx_collateral_dir refuses TDX evidence by name; one whose directory
+#     does not exist does not start.
 # Env: CLOISTERD (production build), CLOISTERD_TEST (-DCLOISTERD_TEST_HOOKS build), AGENT,
-# TSM_FIXTURE, SNP_TESTCHAIN, SRCDIR.
+# TSM_FIXTURE, SNP_TESTCHAIN, TDX_TESTCHAIN, SRCDIR.
 set -eu
-for v in CLOISTERD CLOISTERD_TEST AGENT TSM_FIXTURE SNP_TESTCHAIN SRCDIR; do
+for v in CLOISTERD CLOISTERD_TEST AGENT TSM_FIXTURE SNP_TESTCHAIN TDX_TESTCHAIN SRCDIR; do
 	[ -n "${!v:-}" ] || {
 		echo "not ok - $v must be set" >&2
 		exit 1
@@ -26,10 +38,11 @@ CLOISTERD_TEST=$(abs "$CLOISTERD_TEST")
 AGENT=$(abs "$AGENT")
 TSM_FIXTURE=$(abs "$TSM_FIXTURE")
 SNP_TESTCHAIN=$(abs "$SNP_TESTCHAIN")
+TDX_TESTCHAIN=$(abs "$TDX_TESTCHAIN")
 SRCDIR=$(abs "$SRCDIR")
 CLOISTERD=$CLOISTERD_TEST
 . "$SRCDIR/tests/integration/cp_lib.sh"
-for b in "$PROD_CLOISTERD" "$AGENT" "$TSM_FIXTURE" "$SNP_TESTCHAIN"; do
+for b in "$PROD_CLOISTERD" "$AGENT" "$TSM_FIXTURE" "$SNP_TESTCHAIN" "$TDX_TESTCHAIN"; do
 	[ -x "$b" ] || fail "$b is not an executable file"
 done
 
@@ -88,6 +101,11 @@ TOKEN=$(login admin "$ADMIN_PW")
 AUTH=(-H "Authorization: Bearer $TOKEN")
 
 # ------------------------------------------------------------------ 2. the agent
+# A healthy agent (one service, active; no GPU), so its /overview says "ok": a degraded one
+# would be reported degraded instead of attested.
+mkdir -p "$T/bin"
+printf '#!/bin/sh\nexec /bin/cat "%s"\n' "$SRCDIR/tests/fixtures/status/systemctl_show_running.txt" >"$T/bin/systemctl"
+chmod 755 "$T/bin/systemctl"
 # start_agent [--listen-addr A]: the agent with $T/agent.toml; sets AGENT_PID, APORT.
 cat >"$T/agent.toml" <<EOF
 [general]
@@ -103,6 +121,11 @@ tls_client_cn = "cloisterd"
 [attestation]
 provider = "configfs-tsm"
 tsm_path = "$T/tsm"
+[status]
+systemctl_path = "$T/bin/systemctl"
+gpu = false
+[services.web]
+unit = "web.service"
 EOF
 AGENT_N=0
 start_agent() {
@@ -250,9 +273,150 @@ ok "the production cloisterd refuses the test chain: $err"
 stop_cloisterd
 
 stop_agent
-kill -TERM "$FIX_PID"
+# stop_fixture: the tsm fixture must stop cleanly on SIGTERM.
+stop_fixture() {
+	kill -TERM "$FIX_PID"
+	local rc=0
+	wait "$FIX_PID" || rc=$?
+	FIX_PID=""
+	[ $rc -eq 0 ] || fail "the tsm fixture exited with status $rc"
+}
+stop_fixture
+ok "SEV-SNP part stopped cleanly"
+
+# ================================================================== Intel TDX
+mkdir -m 0700 "$T/tdx" "$T/tsm-tdx" "$T/col"
+"$TDX_TESTCHAIN" "$T/tdx" || fail "tdx_testchain failed"
+for f in roots.pem pck-chain.pem pck-key.pem attestation-key.pem collateral/tcbinfo_112233445566.json \
+	collateral/qe_identity.json collateral/tcb_info_issuer_chain.pem collateral/pck_crl_platform.der \
+	collateral/root_ca_crl.der collateral-expired/tcbinfo_112233445566.json; do
+	[ -s "$T/tdx/$f" ] || fail "tdx_testchain did not write $f"
+done
+[ "$(stat -c %a "$T/tdx/pck-key.pem")" = 600 ] || fail "pck-key.pem is not 0600"
+openssl verify -CAfile "$T/tdx/roots.pem" -untrusted "$T/tdx/pck-chain.pem" "$T/tdx/pck-chain.pem" >/dev/null 2>&1 ||
+	fail "openssl does not verify the test PCK chain against roots.pem"
+cp "$T/tdx/collateral/"* "$T/col/"
+ok "tdx_testchain: a test Intel-style PKI and its collateral (fresh, and expired)"
+
+"$TSM_FIXTURE" --tdx --sign "$T/tdx" "$T/tsm-tdx" 2>"$T/fixture-tdx.log" &
+FIX_PID=$!
+wait_until 10 "the TDX tsm fixture" test -e "$T/tsm-tdx/.ready"
+
+CLOISTERD=$CLOISTERD_TEST
+export CLOISTERD_TEST_TDX_ROOTS="$T/tdx/roots.pem"
+write_config "[fleet]
+poll_interval_s = 1
+attest_interval_s = 1
+tdx_collateral_dir = \"$T/col\""
+start_cloisterd
+grep -q 'TDX collateral and quotes are accepted under test roots' "$CP_LOG" ||
+	fail "the test build does not warn about its TDX test roots"
+TOKEN=$(login admin "$ADMIN_PW")
+AUTH=(-H "Authorization: Bearer $TOKEN")
+sed -i "s|^tsm_path = .*|tsm_path = \"$T/tsm-tdx\"|" "$T/agent.toml"
+rm -f "$T/agent/cert.pem" "$T/agent/key.pem"
+start_agent
+KEY3=$(spki_sha)
+ID=$(mkbackend "$TOKEN" attested-tdx "127.0.0.1:$APORT")
+[ -n "$ID" ] || fail "no backend id"
+
+# put_tdx_policy MRTD_BYTE NAME: the fixture's quotes satisfy it when MRTD_BYTE is aa.
+put_tdx_policy() {
+	python3 - "$1" >"$T/policy.json" <<'PY'
+import json, sys
+print(json.dumps({"tdx_policy": {
+    "accepted_tcb_statuses": ["UpToDate"],
+    "mr_td": sys.argv[1] * 48,
+    "rtmrs": ["b0" * 48, "b1" * 48, "b2" * 48, "b3" * 48],
+    "td_attributes": "0x0000000010000000",
+    "xfam": "0x00000000000618e7",
+}}))
+PY
+	expect_status 200 "$2" -X PUT "$BASE/backends/$ID/info" "${AUTH[@]}" \
+		-H 'Content-Type: application/json' --data-binary @"$T/policy.json"
+}
+# rename_in DIR: replaces $T/col's files with DIR's, each written beside and renamed in.
+rename_in() {
+	local f
+	for f in "$1"/*; do
+		cp "$f" "$T/col/.new"
+		mv "$T/col/.new" "$T/col/$(basename "$f")"
+	done
+}
+
+put_tdx_policy aa "TDX: PUT a tdx_policy the fixture's quotes satisfy"
+wait_until 15 "the TDX backend to become attested" status_is attested
+ok "TDX: the backend is attested (quote, PCK chain, QE identity, TCB info, policy, key binding)"
+expect_status 200 "TDX: GET /backends/{id}/attestation is proxied" \
+	"$BASE/backends/$ID/attestation?nonce=0a0b" "${AUTH[@]}"
+body_has 'd["tee"] == "tdx_guest" and d["tee_type"] == "tdx" and d["nonce"] == "0a0b" and len(d["report"]) > 1000' \
+	"TDX: the proxied evidence carries a quote"
+[ "$(json_get "$T/body" 'd["tls_spki_sha256"]')" = "$KEY3" ] || fail "TDX: the proxied evidence is for another key"
+
+put_tdx_policy cc "TDX: PUT a tdx_policy with another MRTD"
+wait_until 15 "TDX attestation_failed" status_is attestation_failed
+err=$(last_error)
+case "$err" in *mr_td*) ;; *) fail "TDX: last_error does not name mr_td: $err" ;; esac
+ok "TDX: attestation_failed: $err"
+
+# ------------------------------------------------------------------ 6. the collateral, re-read
+put_tdx_policy aa "TDX: the good policy again"
+wait_until 15 "the TDX backend attested again" status_is attested
+rename_in "$T/tdx/collateral-expired"
+wait_until 15 "attestation_failed on expired collateral" status_is attestation_failed
+err=$(last_error)
+case "$err" in *collateral_expired*) ;; *) fail "TDX: last_error does not say collateral_expired: $err" ;; esac
+grep -q 'TDX collateral re-read' "$CP_LOG" || fail "TDX: no log line for the re-read collateral"
+ok "TDX: collateral refreshed to an expired set is re-read: $err"
+rename_in "$T/tdx/collateral"
+put_tdx_policy aa "TDX: fresh collateral back, the policy stored again"
+wait_until 15 "attested with fresh collateral" status_is attested
+ok "TDX: fresh collateral renamed in: attested again"
+# fake_systemctl FILE: the agent's systemctl prints FILE (replaced by a rename).
+fake_systemctl() {
+	printf '#!/bin/sh\nexec /bin/cat "%s"\n' "$SRCDIR/tests/fixtures/status/$1" >"$T/bin/systemctl.new"
+	chmod 755 "$T/bin/systemctl.new"
+	mv "$T/bin/systemctl.new" "$T/bin/systemctl"
+}
+fake_systemctl systemctl_show_failed.txt
+wait_until 20 "the attested backend with a failed service to be degraded" status_is degraded
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+	sleep 0.2
+	status_is degraded || fail "a degraded attested backend left degraded while re-attested every second: $(json_get "$T/body" 'd["status"]')"
+done
+fake_systemctl systemctl_show_running.txt
+wait_until 20 "attested once the service runs again" status_is attested
+ok "TDX: a failed service makes the attested backend degraded, and re-attestation does not hide it"
+mv "$T/col/tcbinfo_112233445566.json" "$T/tcbinfo.aside"
+wait_until 15 "the monitor to refuse a directory without TCB info" \
+	grep -q 'cannot re-read the TDX collateral: keeping the loaded one.*no TCB info' "$CP_LOG"
+sleep 2
+status_is attested || fail "TDX: a broken collateral update replaced the loaded one ($(last_error))"
+mv "$T/tcbinfo.aside" "$T/col/tcbinfo_112233445566.json"
+ok "TDX: a directory without TCB info is not taken: the loaded collateral stays"
+stop_cloisterd
+
+# ------------------------------------------------------------------ 7. no collateral
+write_config "[fleet]
+poll_interval_s = 1"
+start_cloisterd
+TOKEN=$(login admin "$ADMIN_PW")
+AUTH=(-H "Authorization: Bearer $TOKEN")
+put_tdx_policy aa "TDX: no collateral configured, PUT the good policy (clears the pin)"
+wait_until 15 "attestation_failed without collateral" status_is attestation_failed
+err=$(last_error)
+case "$err" in *"no Intel collateral"*) ;; *) fail "TDX: last_error: $err" ;; esac
+ok "TDX without [fleet] tdx_collateral_dir: refused by name: $err"
+stop_cloisterd
+write_config "[fleet]
+tdx_collateral_dir = \"$T/does-not-exist\""
 rc=0
-wait "$FIX_PID" || rc=$?
-FIX_PID=""
-[ $rc -eq 0 ] || fail "the tsm fixture exited with status $rc"
+timeout 30 "$CLOISTERD" --config "$T/cloisterd.toml" --listen-addr 127.0.0.1:0 2>"$T/nodir.log" || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "cloisterd with a missing tdx_collateral_dir: exit status $rc"
+grep -q "does-not-exist: No such file or directory" "$T/nodir.log" ||
+	fail "the start-up error does not name the directory: $(cat "$T/nodir.log")"
+ok "a missing tdx_collateral_dir stops cloisterd at start, naming it"
+
+stop_agent
+stop_fixture
 ok "all stopped cleanly"
