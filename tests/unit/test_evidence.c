@@ -7,6 +7,9 @@
  * JSON (src/agent/attestation.c). The test ARK is trusted only through
  * evidence_opts.test_roots; without it the production roots refuse the chain. Each test edits
  * one thing and checks the result and the named reason.
+ * Intel TDX: a real quote with Intel's real collateral (../shared/testdata/tdx), which verifies
+ * up to the binding it cannot have, and quotes signed by the test Intel-style PKI
+ * (tests/fixtures/tdx_testchain.c, trusted only through its collateral's test roots) that pass.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +24,8 @@
 
 #define SNP_TESTCHAIN_NO_MAIN
 #include "../fixtures/snp_testchain.c"
+#define TDX_TESTCHAIN_NO_MAIN
+#include "../fixtures/tdx_testchain.c"
 
 #include "attest/snp.h"
 #include "attest/tdx.h"
@@ -707,20 +712,33 @@ static json_t *tdx_real_evidence(long flip_at)
 	return e;
 }
 
-static void tdx_check(json_t *e, const char *policy, const struct tdx_collateral *col, int64_t now,
-		      int want_rc, const char *want)
+static void tdx_check_full(json_t *e, const char *policy, const struct tdx_collateral *col,
+			   int64_t now, const uint8_t *spki, size_t spki_len, int want_rc,
+			   const char *want)
 {
 	char *body = json_dumps(e, JSON_COMPACT);
 	assert_non_null(body);
 	struct evidence_opts o = { .now = now, .tdx_collateral = col };
 	char err[512];
 	json_t *verdict = (json_t *)1;
-	int rc = evidence_verify(body, strlen(body), policy, strlen(policy), SPKI, sizeof(SPKI),
-				 NONCE, sizeof(NONCE), &o, err, sizeof(err), &verdict);
+	int rc = evidence_verify(body, strlen(body), policy, strlen(policy), spki, spki_len, NONCE,
+				 sizeof(NONCE), &o, err, sizeof(err), &verdict);
 	free(body);
 	if (rc != want_rc || !strstr(err, want))
 		fail_msg("rc %d err \"%s\", want %d \"%s\"", rc, err, want_rc, want);
 	assert_null(verdict);
+}
+
+static void tdx_check(json_t *e, const char *policy, const struct tdx_collateral *col, int64_t now,
+		      int want_rc, const char *want)
+{
+	tdx_check_full(e, policy, col, now, SPKI, sizeof(SPKI), want_rc, want);
+}
+
+static void tdx_check_key(json_t *e, const char *policy, const struct tdx_collateral *col,
+			  const uint8_t *spki, size_t spki_len, int want_rc, const char *want)
+{
+	tdx_check_full(e, policy, col, NOW, spki, spki_len, want_rc, want);
 }
 
 static const char TDX_POLICY[] = "{\"tdx_policy\":{\"accepted_tcb_statuses\":[\"UpToDate\"]}}";
@@ -781,6 +799,86 @@ static void test_tdx_report_field(void **state)
 	tdx_collateral_free(col);
 }
 
+/* Intel TDX end to end with the test Intel-style PKI (tests/fixtures/tdx_testchain.c): a quote
+ * whose REPORTDATA is the binding passes, with the verdict; the same quote presented for
+ * another key, or bound to another key, is refused. */
+static json_t *tdx_syn_evidence(const uint8_t *quote, size_t qlen, const uint8_t *spki,
+				size_t spki_len)
+{
+	uint8_t rd[64], sha[32];
+	binding(rd, spki, spki_len, NONCE, sizeof(NONCE));
+	crypto_hash_sha256(sha, spki, spki_len);
+	json_t *e = json_object();
+	assert_non_null(e);
+	json_object_set_new(e, "provider", json_string("configfs-tsm"));
+	json_object_set_new(e, "nonce", hexj(NONCE, sizeof(NONCE)));
+	json_object_set_new(e, "report_data", hexj(rd, 64));
+	json_object_set_new(e, "tls_spki_sha256", hexj(sha, 32));
+	json_object_set_new(e, "tee", json_string("tdx_guest"));
+	json_object_set_new(e, "report", b64(quote, qlen));
+	return e;
+}
+
+static void test_tdx_synthetic(void **state)
+{
+	(void)state;
+	struct tdx_tc *tc = tdx_tc_make(NOW);
+	assert_non_null(tc);
+	struct tdx_collateral_opts co;
+	tdx_tc_collateral_opts(tc, &co);
+	struct tdx_verdict cv;
+	struct tdx_collateral *col = tdx_collateral_new(&co, &cv);
+	assert_non_null(col);
+	assert_int_equal(cv.reason, TDX_OK);
+	uint8_t rd[64];
+	binding(rd, SPKI, sizeof(SPKI), NONCE, sizeof(NONCE));
+	size_t qlen = 0;
+	uint8_t *quote = tdx_tc_quote(tc, rd, &qlen);
+	assert_non_null(quote);
+	char pol[1024];
+	snprintf(pol, sizeof(pol),
+		 "{\"tdx_policy\":{\"mr_td\":\"%s\",\"rtmrs\":[\"%s\",\"%s\",\"%s\",\"%s\"],"
+		 "\"td_attributes\":\"%s\",\"xfam\":\"%s\"}}",
+		 TDX_TC_MRTD_HEX, TDX_TC_RTMR0_HEX, TDX_TC_RTMR1_HEX, TDX_TC_RTMR2_HEX,
+		 TDX_TC_RTMR3_HEX, TDX_TC_TD_ATTRIBUTES, TDX_TC_XFAM);
+
+	json_t *e = tdx_syn_evidence(quote, qlen, SPKI, sizeof(SPKI));
+	char *body = json_dumps(e, JSON_COMPACT);
+	assert_non_null(body);
+	struct evidence_opts o = { .now = NOW, .tdx_collateral = col };
+	char err[512];
+	json_t *verdict = NULL;
+	int rc = evidence_verify(body, strlen(body), pol, strlen(pol), SPKI, sizeof(SPKI), NONCE,
+				 sizeof(NONCE), &o, err, sizeof(err), &verdict);
+	if (rc != EVIDENCE_OK)
+		fail_msg("rc %d: %s", rc, err);
+	assert_string_equal(err, "");
+	assert_non_null(verdict);
+	assert_true(json_is_true(json_object_get(verdict, "verified")));
+	assert_string_equal(json_string_value(json_object_get(verdict, "binding")), "ok");
+	json_decref(verdict);
+	/* The same reply on a connection with another key: the binding fails first. */
+	rc = evidence_verify(body, strlen(body), pol, strlen(pol), SPKI2, sizeof(SPKI2), NONCE,
+			     sizeof(NONCE), &o, err, sizeof(err), NULL);
+	assert_int_equal(rc, EVIDENCE_REFUSED);
+	assert_non_null(strstr(err, "report_data: not SHA-512(SPKI || nonce)"));
+	free(body);
+	json_decref(e);
+	/* A reply that claims another key in its JSON while the quote binds SPKI: the quote's
+	 * REPORTDATA is what counts. */
+	e = tdx_syn_evidence(quote, qlen, SPKI2, sizeof(SPKI2));
+	tdx_check_key(e, pol, col, SPKI2, sizeof(SPKI2), EVIDENCE_REFUSED, "report_data: ");
+	json_decref(e);
+	/* TD attributes with DEBUG refused by default: a policy wanting another value is named. */
+	snprintf(pol, sizeof(pol), "{\"tdx_policy\":{\"td_attributes\":\"0x1\"}}");
+	e = tdx_syn_evidence(quote, qlen, SPKI, sizeof(SPKI));
+	tdx_check_key(e, pol, col, SPKI, sizeof(SPKI), EVIDENCE_REFUSED, "td_attributes: ");
+	json_decref(e);
+	free(quote);
+	tdx_collateral_free(col);
+	tdx_tc_free(tc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -791,6 +889,7 @@ int main(void)
 		cmocka_unit_test(test_provider_none),  cmocka_unit_test(test_tee),
 		cmocka_unit_test(test_malformed),      cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_tdx_real_quote), cmocka_unit_test(test_tdx_report_field),
+		cmocka_unit_test(test_tdx_synthetic),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
