@@ -58,28 +58,6 @@ static char *load(const char *path, size_t *len)
 	return buf;
 }
 
-static void opts_from_bundle(const struct tdx_bundle *b, struct tdx_collateral_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	if (b->tcb_info) {
-		o->tcb_info[0] = b->tcb_info;
-		o->tcb_info_len[0] = b->tcb_info_len;
-		o->n_tcb_info = 1;
-	}
-	o->qe_identity = b->qe_identity;
-	o->qe_identity_len = b->qe_identity_len;
-	o->tcb_info_chain = b->tcb_info_chain;
-	o->tcb_info_chain_len = b->tcb_info_chain_len;
-	o->qe_identity_chain = b->qe_identity_chain;
-	o->qe_identity_chain_len = b->qe_identity_chain_len;
-	o->pck_crl = b->pck_crl;
-	o->pck_crl_len = b->pck_crl_len;
-	o->pck_crl_chain = b->pck_crl_chain;
-	o->pck_crl_chain_len = b->pck_crl_chain_len;
-	o->root_crl = b->root_crl;
-	o->root_crl_len = b->root_crl_len;
-}
-
 int main(int argc, char **argv)
 {
 	char defq[4096], defc[4096];
@@ -131,7 +109,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	struct tdx_collateral_opts o;
-	opts_from_bundle(&b, &o);
+	tdx_bundle_opts(&b, &o);
 	double t0 = mono_s();
 	col = tdx_collateral_new(&o, &v);
 	double t_col = mono_s() - t0;

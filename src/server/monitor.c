@@ -1101,42 +1101,25 @@ static void *monitor_main(void *arg)
 /* ---------------------------------------------------------------- start, stop, queue */
 
 #ifdef CLOISTERD_TEST_HOOKS
-static int load_test_roots(struct fleet *f, char *err, size_t errlen)
+/* The test roots file named by env (absent or empty: none), logged loudly. */
+static int load_test_roots(const char *env, const char *what, uint8_t **out, size_t *out_len,
+			   char *err, size_t errlen)
 {
-	const char *path = getenv("CLOISTERD_TEST_SNP_ROOTS");
+	const char *path = getenv(env);
 	if (!path || !path[0])
 		return 0;
 	char *buf = NULL;
 	size_t len = 0;
 	int rc = fsx_read_file(path, FLEET_TEST_ROOTS_MAX_BYTES, &buf, &len);
 	if (rc < 0) {
-		snprintf(err, errlen, "CLOISTERD_TEST_SNP_ROOTS %s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "%s %s: %s", env, path, strerror(-rc));
 		return rc;
 	}
-	f->test_roots = (uint8_t *)buf;
-	f->test_roots_len = len;
-	log_kv(CLOG_WARN, "TEST BUILD: SEV-SNP evidence is accepted under test roots", "file", path,
-	       NULL);
-	return 0;
-}
-
-static int load_tdx_test_roots(struct fleet *f, char *err, size_t errlen)
-{
-	const char *path = getenv("CLOISTERD_TEST_TDX_ROOTS");
-	if (!path || !path[0])
-		return 0;
-	char *buf = NULL;
-	size_t len = 0;
-	int rc = fsx_read_file(path, FLEET_TEST_ROOTS_MAX_BYTES, &buf, &len);
-	if (rc < 0) {
-		snprintf(err, errlen, "CLOISTERD_TEST_TDX_ROOTS %s: %s", path, strerror(-rc));
-		return rc;
-	}
-	f->tdx_test_roots = (uint8_t *)buf;
-	f->tdx_test_roots_len = len;
-	log_kv(CLOG_WARN,
-	       "TEST BUILD: Intel TDX collateral and quotes are accepted under test roots", "file",
-	       path, NULL);
+	*out = (uint8_t *)buf;
+	*out_len = len;
+	char msg[128];
+	snprintf(msg, sizeof(msg), "TEST BUILD: %s accepted under test roots", what);
+	log_kv(CLOG_WARN, msg, "file", path, NULL);
 	return 0;
 }
 #endif
@@ -1201,7 +1184,10 @@ int fleet_start(struct server *srv, char *err, size_t errlen)
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 			  (long)FLEET_HOST_CONNECTIONS_MAX);
 #ifdef CLOISTERD_TEST_HOOKS
-	if (load_test_roots(f, err, errlen) < 0 || load_tdx_test_roots(f, err, errlen) < 0)
+	if (load_test_roots("CLOISTERD_TEST_SNP_ROOTS", "SEV-SNP evidence is", &f->test_roots,
+			    &f->test_roots_len, err, errlen) < 0 ||
+	    load_test_roots("CLOISTERD_TEST_TDX_ROOTS", "Intel TDX collateral and quotes are",
+			    &f->tdx_test_roots, &f->tdx_test_roots_len, err, errlen) < 0)
 		goto fail;
 #endif
 	f->tdx_fp = f->srv->cfg->fleet_tdx_collateral_dir[0]

@@ -142,15 +142,14 @@ static json_t *hexj(const uint8_t *p, size_t n)
 	return json_string(buf);
 }
 
-enum certs_set { CERTS_FULL, CERTS_VCEK_ONLY, CERTS_NONE };
-
-/* The agent's reply for NONCE on a connection with key SPKI, signed by chain c. */
-static json_t *mk_evidence(const struct snp_tc *c, enum certs_set cs, uint8_t raw[SNP_REPORT_BYTES])
+/* The agent's reply for NONCE on a connection with key spki: the binding fields, the TEE and
+ * the base64 report (SEV-SNP report or TDX quote). */
+static json_t *evidence_head(const uint8_t *spki, size_t spki_len, const char *tee,
+			     const uint8_t *report, size_t report_len)
 {
 	uint8_t rd[64], sha[32];
-	binding(rd, SPKI, sizeof(SPKI), NONCE, sizeof(NONCE));
-	crypto_hash_sha256(sha, SPKI, sizeof(SPKI));
-	mk_report(raw, rd, c->vcek_key);
+	binding(rd, spki, spki_len, NONCE, sizeof(NONCE));
+	crypto_hash_sha256(sha, spki, spki_len);
 	json_t *e = json_object();
 	assert_non_null(e);
 	json_object_set_new(e, "provider", json_string("configfs-tsm"));
@@ -158,8 +157,20 @@ static json_t *mk_evidence(const struct snp_tc *c, enum certs_set cs, uint8_t ra
 	json_object_set_new(e, "nonce", hexj(NONCE, sizeof(NONCE)));
 	json_object_set_new(e, "report_data", hexj(rd, 64));
 	json_object_set_new(e, "tls_spki_sha256", hexj(sha, 32));
-	json_object_set_new(e, "tee", json_string("sev_guest"));
-	json_object_set_new(e, "report", b64(raw, SNP_REPORT_BYTES));
+	json_object_set_new(e, "tee", json_string(tee));
+	json_object_set_new(e, "report", b64(report, report_len));
+	return e;
+}
+
+enum certs_set { CERTS_FULL, CERTS_VCEK_ONLY, CERTS_NONE };
+
+/* The agent's reply for NONCE on a connection with key SPKI, signed by chain c. */
+static json_t *mk_evidence(const struct snp_tc *c, enum certs_set cs, uint8_t raw[SNP_REPORT_BYTES])
+{
+	uint8_t rd[64];
+	binding(rd, SPKI, sizeof(SPKI), NONCE, sizeof(NONCE));
+	mk_report(raw, rd, c->vcek_key);
+	json_t *e = evidence_head(SPKI, sizeof(SPKI), "sev_guest", raw, SNP_REPORT_BYTES);
 	if (cs != CERTS_NONE) {
 		json_t *certs = json_object();
 		json_object_set_new(certs, "vcek", b64_cert(c->vcek));
@@ -694,19 +705,8 @@ static json_t *tdx_real_evidence(long flip_at)
 		assert_true((size_t)flip_at < ql);
 		q[flip_at] ^= 1;
 	}
-	uint8_t rd[64], sha[32];
-	binding(rd, SPKI, sizeof(SPKI), NONCE, sizeof(NONCE));
-	crypto_hash_sha256(sha, SPKI, sizeof(SPKI));
-	json_t *e = json_object();
-	assert_non_null(e);
-	json_object_set_new(e, "provider", json_string("configfs-tsm"));
-	json_object_set_new(e, "attested", json_true());
-	json_object_set_new(e, "nonce", hexj(NONCE, sizeof(NONCE)));
-	json_object_set_new(e, "report_data", hexj(rd, 64));
-	json_object_set_new(e, "tls_spki_sha256", hexj(sha, 32));
-	json_object_set_new(e, "tee", json_string("tdx_guest"));
+	json_t *e = evidence_head(SPKI, sizeof(SPKI), "tdx_guest", (const uint8_t *)q, ql);
 	json_object_set_new(e, "tee_type", json_string("tdx"));
-	json_object_set_new(e, "report", b64((const uint8_t *)q, ql));
 	json_object_set_new(e, "generation", json_integer(1));
 	free(q);
 	return e;
@@ -802,23 +802,6 @@ static void test_tdx_report_field(void **state)
 /* Intel TDX end to end with the test Intel-style PKI (tests/fixtures/tdx_testchain.c): a quote
  * whose REPORTDATA is the binding passes, with the verdict; the same quote presented for
  * another key, or bound to another key, is refused. */
-static json_t *tdx_syn_evidence(const uint8_t *quote, size_t qlen, const uint8_t *spki,
-				size_t spki_len)
-{
-	uint8_t rd[64], sha[32];
-	binding(rd, spki, spki_len, NONCE, sizeof(NONCE));
-	crypto_hash_sha256(sha, spki, spki_len);
-	json_t *e = json_object();
-	assert_non_null(e);
-	json_object_set_new(e, "provider", json_string("configfs-tsm"));
-	json_object_set_new(e, "nonce", hexj(NONCE, sizeof(NONCE)));
-	json_object_set_new(e, "report_data", hexj(rd, 64));
-	json_object_set_new(e, "tls_spki_sha256", hexj(sha, 32));
-	json_object_set_new(e, "tee", json_string("tdx_guest"));
-	json_object_set_new(e, "report", b64(quote, qlen));
-	return e;
-}
-
 static void test_tdx_synthetic(void **state)
 {
 	(void)state;
@@ -842,7 +825,7 @@ static void test_tdx_synthetic(void **state)
 		 TDX_TC_MRTD_HEX, TDX_TC_RTMR0_HEX, TDX_TC_RTMR1_HEX, TDX_TC_RTMR2_HEX,
 		 TDX_TC_RTMR3_HEX, TDX_TC_TD_ATTRIBUTES, TDX_TC_XFAM);
 
-	json_t *e = tdx_syn_evidence(quote, qlen, SPKI, sizeof(SPKI));
+	json_t *e = evidence_head(SPKI, sizeof(SPKI), "tdx_guest", quote, qlen);
 	char *body = json_dumps(e, JSON_COMPACT);
 	assert_non_null(body);
 	struct evidence_opts o = { .now = NOW, .tdx_collateral = col };
@@ -866,12 +849,12 @@ static void test_tdx_synthetic(void **state)
 	json_decref(e);
 	/* A reply that claims another key in its JSON while the quote binds SPKI: the quote's
 	 * REPORTDATA is what counts. */
-	e = tdx_syn_evidence(quote, qlen, SPKI2, sizeof(SPKI2));
+	e = evidence_head(SPKI2, sizeof(SPKI2), "tdx_guest", quote, qlen);
 	tdx_check_key(e, pol, col, SPKI2, sizeof(SPKI2), EVIDENCE_REFUSED, "report_data: ");
 	json_decref(e);
 	/* TD attributes with DEBUG refused by default: a policy wanting another value is named. */
 	snprintf(pol, sizeof(pol), "{\"tdx_policy\":{\"td_attributes\":\"0x1\"}}");
-	e = tdx_syn_evidence(quote, qlen, SPKI, sizeof(SPKI));
+	e = evidence_head(SPKI, sizeof(SPKI), "tdx_guest", quote, qlen);
 	tdx_check_key(e, pol, col, SPKI, sizeof(SPKI), EVIDENCE_REFUSED, "td_attributes: ");
 	json_decref(e);
 	free(quote);

@@ -2585,6 +2585,28 @@ void tdx_bundle_done(struct tdx_bundle *b)
 	memset(b, 0, sizeof(*b));
 }
 
+void tdx_bundle_opts(const struct tdx_bundle *b, struct tdx_collateral_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (b->tcb_info) {
+		o->tcb_info[0] = b->tcb_info;
+		o->tcb_info_len[0] = b->tcb_info_len;
+		o->n_tcb_info = 1;
+	}
+	o->qe_identity = b->qe_identity;
+	o->qe_identity_len = b->qe_identity_len;
+	o->tcb_info_chain = b->tcb_info_chain;
+	o->tcb_info_chain_len = b->tcb_info_chain_len;
+	o->qe_identity_chain = b->qe_identity_chain;
+	o->qe_identity_chain_len = b->qe_identity_chain_len;
+	o->pck_crl = b->pck_crl;
+	o->pck_crl_len = b->pck_crl_len;
+	o->pck_crl_chain = b->pck_crl_chain;
+	o->pck_crl_chain_len = b->pck_crl_chain_len;
+	o->root_crl = b->root_crl;
+	o->root_crl_len = b->root_crl_len;
+}
+
 /* A string member copied as is (PEM). */
 static int bundle_str(json_t *root, const char *key, uint8_t **out, size_t *len, char *err,
 		      size_t errlen)

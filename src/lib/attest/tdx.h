@@ -235,6 +235,8 @@ struct tdx_bundle {
 int tdx_bundle_parse(const char *json, size_t len, struct tdx_bundle *out, char *err,
 		     size_t errlen);
 void tdx_bundle_done(struct tdx_bundle *b);
+/* Points o's collateral at b's blobs (o is zeroed first; b must outlive o's use). */
+void tdx_bundle_opts(const struct tdx_bundle *b, struct tdx_collateral_opts *o);
 
 /* Checks one TCB info or QE identity document's format (not its signature): for the collateral
  * fuzz harness and for tools. Returns 0 or -EINVAL / -E2BIG / -ENOMEM with err filled. */

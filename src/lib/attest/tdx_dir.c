@@ -112,25 +112,7 @@ static int read_bundle(struct tdx_collateral_dir *d, const char *dir, char *err,
 	if ((rc = tdx_bundle_parse((const char *)b, n, &d->bundle, perr, sizeof(perr))) < 0)
 		return util_errf(err, errlen, rc, "collateral_bundle.json: %s", perr);
 	d->have_bundle = true;
-	struct tdx_collateral_opts *o = &d->o;
-	struct tdx_bundle *bu = &d->bundle;
-	if (bu->tcb_info) {
-		o->tcb_info[0] = bu->tcb_info;
-		o->tcb_info_len[0] = bu->tcb_info_len;
-		o->n_tcb_info = 1;
-	}
-	o->qe_identity = bu->qe_identity;
-	o->qe_identity_len = bu->qe_identity_len;
-	o->tcb_info_chain = bu->tcb_info_chain;
-	o->tcb_info_chain_len = bu->tcb_info_chain_len;
-	o->qe_identity_chain = bu->qe_identity_chain;
-	o->qe_identity_chain_len = bu->qe_identity_chain_len;
-	o->pck_crl = bu->pck_crl;
-	o->pck_crl_len = bu->pck_crl_len;
-	o->pck_crl_chain = bu->pck_crl_chain;
-	o->pck_crl_chain_len = bu->pck_crl_chain_len;
-	o->root_crl = bu->root_crl;
-	o->root_crl_len = bu->root_crl_len;
+	tdx_bundle_opts(&d->bundle, &d->o);
 	return 0;
 }
 
