@@ -67,6 +67,22 @@ static inline uint64_t util_le64(const uint8_t *p)
 {
 	return (uint64_t)util_le32(p) | (uint64_t)util_le32(p + 4) << 32;
 }
+/* ... and into one (the test fixtures that build reports and quotes). */
+static inline void util_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void util_put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void util_put_le64(uint8_t *p, uint64_t v)
+{
+	util_put_le32(p, (uint32_t)v);
+	util_put_le32(p + 4, (uint32_t)(v >> 32));
+}
 
 /* Formats a message into err (when err is non-NULL and errlen > 0) and returns rc: the one-line
  * "fail with a reason" of the parsers. */

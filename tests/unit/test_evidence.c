@@ -69,18 +69,6 @@ static int group_teardown(void **state)
 /* ---------------------------------------------------------------------------------------- */
 /* Building evidence                                                                        */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static void binding(uint8_t rd[64], const uint8_t *spki, size_t spki_len, const uint8_t *nonce,
 		    size_t nonce_len)
 {
@@ -96,19 +84,19 @@ static void binding(uint8_t rd[64], const uint8_t *spki, size_t spki_len, const 
 static void mk_report(uint8_t raw[SNP_REPORT_BYTES], const uint8_t rd[64], EVP_PKEY *key)
 {
 	memset(raw, 0, SNP_REPORT_BYTES);
-	put32(raw + 0x000, 2);
-	put64(raw + 0x008, 0x30000);
-	put32(raw + 0x034, 1);
-	put64(raw + 0x038, SNP_TESTCHAIN_TCB);
+	util_put_le32(raw + 0x000, 2);
+	util_put_le64(raw + 0x008, 0x30000);
+	util_put_le32(raw + 0x034, 1);
+	util_put_le64(raw + 0x038, SNP_TESTCHAIN_TCB);
 	memcpy(raw + 0x050, rd, 64);
 	memset(raw + 0x090, 0x11, 48);
-	put64(raw + 0x180, SNP_TESTCHAIN_TCB);
+	util_put_le64(raw + 0x180, SNP_TESTCHAIN_TCB);
 	memset(raw + 0x1a0, SNP_TESTCHAIN_CHIP, 64);
-	put64(raw + 0x1e0, SNP_TESTCHAIN_TCB);
+	util_put_le64(raw + 0x1e0, SNP_TESTCHAIN_TCB);
 	raw[0x1e8] = 40;
 	raw[0x1e9] = 55;
 	raw[0x1ea] = 1;
-	put64(raw + 0x1f0, SNP_TESTCHAIN_TCB);
+	util_put_le64(raw + 0x1f0, SNP_TESTCHAIN_TCB);
 	assert_int_equal(snp_tc_sign_report(raw, key), 0);
 }
 

@@ -498,18 +498,6 @@ static void test_parse_lengths(void **state)
 	free(b);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Applies one edit to a copy of a valid report and checks the parser's answer. */
 static void expect_edit(const uint8_t *orig, size_t off, const uint8_t *bytes, size_t n, int rc,
 			const char *msg)
@@ -536,25 +524,25 @@ static void test_parse_versions(void **state)
 	uint8_t *v3 = read_report("milan_azure_v3_chipA", &len);
 	uint8_t *v5 = read_report("milan_gcp_v5_vmpl1", &len);
 	uint8_t w[4];
-	put32(w, 1);
+	util_put_le32(w, 1);
 	expect_edit(v3, 0, w, 4, -ENOTSUP, "report version 1");
-	put32(w, 0);
+	util_put_le32(w, 0);
 	expect_edit(v3, 0, w, 4, -ENOTSUP, "report version 0");
-	put32(w, 6);
+	util_put_le32(w, 6);
 	expect_edit(v5, 0, w, 4, -ENOTSUP, "report version 6");
-	put32(w, 4);
+	util_put_le32(w, 4);
 	expect_edit(v3, 0, w, 4, 0, NULL); /* v4: the v3 layout */
-	put32(w, 5);
+	util_put_le32(w, 5);
 	expect_edit(v3, 0, w, 4, 0, NULL);
-	put32(w, 3);
+	util_put_le32(w, 3);
 	expect_edit(v2, 0, w, 4, 0, NULL);
 	/* a v3 report relabelled v2: its CPUID bytes fall in v2's reserved range */
-	put32(w, 2);
+	util_put_le32(w, 2);
 	expect_edit(v3, 0, w, 4, -EINVAL, "malformed at offset 0x188: reserved byte is 0x19");
 	/* a v5 report relabelled v3/v4: the mitigation vectors fall in the reserved range */
-	put32(w, 3);
+	util_put_le32(w, 3);
 	expect_edit(v5, 0, w, 4, -EINVAL, "malformed at offset 0x1f8:");
-	put32(w, 4);
+	util_put_le32(w, 4);
 	expect_edit(v5, 0, w, 4, -EINVAL, "malformed at offset 0x1f8:");
 	free(v2);
 	free(v3);
@@ -570,35 +558,35 @@ static void test_parse_fields_rules(void **state)
 	uint8_t *v5 = read_report("milan_gcp_v5_vmpl1", &len);
 	uint8_t w[8];
 	/* signature algorithm */
-	put32(w, 2);
+	util_put_le32(w, 2);
 	expect_edit(v2, 0x34, w, 4, -ENOTSUP, "unsupported at offset 0x34: signature algorithm 2");
-	put32(w, 0);
+	util_put_le32(w, 0);
 	expect_edit(v2, 0x34, w, 4, -ENOTSUP, "signature algorithm 0");
 	/* policy bit 17 */
-	put64(w, 0x10000);
+	util_put_le64(w, 0x10000);
 	expect_edit(v2, 0x08, w, 8, -EINVAL, "malformed at offset 0x8: policy 0x10000 has bit 17");
-	put64(w, 0x20000);
+	util_put_le64(w, 0x20000);
 	expect_edit(v2, 0x08, w, 8, 0, NULL);
 	/* VMPL 0..3 */
-	put32(w, 3);
+	util_put_le32(w, 3);
 	expect_edit(v2, 0x30, w, 4, 0, NULL);
-	put32(w, 4);
+	util_put_le32(w, 4);
 	expect_edit(v2, 0x30, w, 4, -EINVAL, "malformed at offset 0x30: VMPL 4");
-	put32(w, 0xFFFFFFFF);
+	util_put_le32(w, 0xFFFFFFFF);
 	expect_edit(v2, 0x30, w, 4, -EINVAL, "VMPL 4294967295");
 	/* flags: signing key 0, 1, 7 accepted; 2..6 and bits 5-31 refused */
 	static const uint32_t good_flags[] = { 0x0, 0x1, 0x2, 0x3, 0x4, 0x1C, 0x1F };
 	for (size_t i = 0; i < ARRAY_SIZE(good_flags); i++) {
-		put32(w, good_flags[i]);
+		util_put_le32(w, good_flags[i]);
 		expect_edit(v2, 0x48, w, 4, 0, NULL);
 	}
 	for (uint32_t k = 2; k <= 6; k++) {
-		put32(w, k << 2);
+		util_put_le32(w, k << 2);
 		expect_edit(v2, 0x48, w, 4, -EINVAL, "malformed at offset 0x48: signing key");
 	}
-	put32(w, 0x20);
+	util_put_le32(w, 0x20);
 	expect_edit(v2, 0x48, w, 4, -EINVAL, "reserved bits 5-31");
-	put32(w, 0x80000000u);
+	util_put_le32(w, 0x80000000u);
 	expect_edit(v2, 0x48, w, 4, -EINVAL, "reserved bits 5-31");
 
 	/* every reserved range: first and last byte */
@@ -1257,27 +1245,27 @@ struct report_spec {
 static void mk_report(uint8_t *raw, const struct report_spec *s, EVP_PKEY *key)
 {
 	memset(raw, 0, SNP_REPORT_BYTES);
-	put32(raw, s->version);
-	put32(raw + 0x04, 1);
-	put64(raw + 0x08, 0x30000);
-	put32(raw + 0x34, 1);
-	put64(raw + 0x38, s->tcb);
-	put32(raw + 0x48, s->flags);
+	util_put_le32(raw, s->version);
+	util_put_le32(raw + 0x04, 1);
+	util_put_le64(raw + 0x08, 0x30000);
+	util_put_le32(raw + 0x34, 1);
+	util_put_le64(raw + 0x38, s->tcb);
+	util_put_le32(raw + 0x48, s->flags);
 	for (int i = 0; i < 64; i++)
 		raw[0x50 + i] = (uint8_t)i;
 	memset(raw + 0x90, 0x11, 48);
-	put64(raw + 0x180, s->tcb);
+	util_put_le64(raw + 0x180, s->tcb);
 	if (s->version >= 3) {
 		raw[0x188] = s->fam;
 		raw[0x189] = s->mod;
 		raw[0x18A] = 1;
 	}
 	memcpy(raw + 0x1A0, s->chip, 64);
-	put64(raw + 0x1E0, s->tcb);
+	util_put_le64(raw + 0x1E0, s->tcb);
 	raw[0x1E8] = 40;
 	raw[0x1E9] = 55;
 	raw[0x1EA] = 1;
-	put64(raw + 0x1F0, s->tcb);
+	util_put_le64(raw + 0x1F0, s->tcb);
 	sign_report(raw, key);
 }
 
@@ -2069,8 +2057,8 @@ static const uint8_t G_CRL[16] = { 0x92, 0xf8, 0x1b, 0xc3, 0x58, 0x11, 0x4d, 0x3
 static void entry(uint8_t *tab, size_t i, const uint8_t *guid, uint32_t off, uint32_t len)
 {
 	memcpy(tab + 24 * i, guid, 16);
-	put32(tab + 24 * i + 16, off);
-	put32(tab + 24 * i + 20, len);
+	util_put_le32(tab + 24 * i + 16, off);
+	util_put_le32(tab + 24 * i + 20, len);
 }
 
 static uint8_t *pem_first_der(const char *rel, int index, size_t *len)

@@ -476,18 +476,6 @@ static uint8_t *real_quote(size_t *len)
 	return b;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int parse_err(const uint8_t *b, size_t len, char *err, size_t errlen)
 {
 	struct tdx_quote q;
@@ -515,39 +503,40 @@ static void test_parse_rules(void **state)
 	RESET();
 	expect_parse(b, len, 0, "");
 	RESET();
-	put16(b + 2, 3);
+	util_put_le16(b + 2, 3);
 	expect_parse(b, len, -ENOTSUP, "unsupported attestation key type 3 at offset 0x2");
 	RESET();
-	put32(b + 4, 0);
+	util_put_le32(b + 4, 0);
 	expect_parse(b, len, -ENOTSUP, "unsupported TEE type 0x0 at offset 0x4");
 	RESET();
 	b[12] ^= 1;
 	expect_parse(b, len, -ENOTSUP, "unsupported QE vendor ID");
 	RESET();
-	put16(b, 5); /* a v4 file read as v5, with body type 4 */
-	put16(b + 48, 4);
+	util_put_le16(b, 5); /* a v4 file read as v5, with body type 4 */
+	util_put_le16(b + 48, 4);
 	expect_parse(b, len, -ENOTSUP, "unsupported body type 4 at offset 0x30");
 	RESET();
-	put32(b + 0x278, 0xffffffff);
+	util_put_le32(b + 0x278, 0xffffffff);
 	expect_parse(b, len, -EINVAL,
 		     "malformed at offset 0x278: signature data length 4294967295 "
 		     "exceeds");
 	RESET();
-	put32(b + 0x278, 4299 + 1); /* one byte longer than its contents (file has one more) */
+	util_put_le32(b + 0x278,
+		      4299 + 1); /* one byte longer than its contents (file has one more) */
 	expect_parse(b, len + 1, -EINVAL,
 		     "malformed at offset 0x278: signature data length 4300, but its contents "
 		     "take 4299 bytes");
 	RESET();
-	put16(b + 0x27c + 128, 5); /* certification data type 5 at top level */
+	util_put_le16(b + 0x27c + 128, 5); /* certification data type 5 at top level */
 	expect_parse(b, len, -ENOTSUP, "unsupported certification data type 5 at offset 0x2fc");
 	RESET();
-	put16(b + 0x27c + 134 + 384 + 64, 0x7fff); /* QE auth data size */
+	util_put_le16(b + 0x27c + 134 + 384 + 64, 0x7fff); /* QE auth data size */
 	expect_parse(b, len, -EINVAL, "too short for the QE authentication data");
 	RESET();
-	put16(b + 0x27c + 134 + 384 + 64 + 2 + 32, 3); /* nested type */
+	util_put_le16(b + 0x27c + 134 + 384 + 64 + 2 + 32, 3); /* nested type */
 	expect_parse(b, len, -ENOTSUP, "unsupported certification data type 3");
 	RESET();
-	put32(b + 0x27c + 134 + 384 + 64 + 2 + 32 + 2, 100); /* nested size */
+	util_put_le32(b + 0x27c + 134 + 384 + 64 + 2 + 32 + 2, 100); /* nested size */
 	expect_parse(b, len, -EINVAL, "malformed at offset 0x2fe: certification data size 4165");
 	/* Every truncation fails cleanly, naming an offset or the version. */
 	for (size_t n = 0; n < len; n++) {
@@ -564,13 +553,13 @@ static void test_parse_rules(void **state)
 	/* v5 rules on the v5 sample */
 	size_t l5;
 	uint8_t *v5 = td_read("tdx/valid/v5_emr_90c06f_gotdx/quote.dat", &l5);
-	put16(v5 + 48, 1);
+	util_put_le16(v5 + 48, 1);
 	expect_parse(v5, l5, -ENOTSUP,
 		     "unsupported body type 1 (SGX enclave report) at offset 0x30");
-	put16(v5 + 48, 3);
-	put32(v5 + 50, 584);
+	util_put_le16(v5 + 48, 3);
+	util_put_le32(v5 + 50, 584);
 	expect_parse(v5, l5, -EINVAL, "malformed at offset 0x32: body size 584, want 648");
-	put32(v5 + 50, 648);
+	util_put_le32(v5 + 50, 648);
 	expect_parse(v5, l5, 0, "");
 	expect_parse(v5, 50, -EINVAL, "too short for the v5 body descriptor");
 	free(v5);

@@ -94,12 +94,27 @@ static void test_buf(void **state)
 	free(b.p);
 }
 
+static void test_little_endian(void **state)
+{
+	(void)state;
+	uint8_t b[8];
+	util_put_le16(b, 0xbeef);
+	assert_memory_equal(b, "\xef\xbe", 2);
+	assert_int_equal(util_le16(b), 0xbeef);
+	util_put_le32(b, 0x01020304u);
+	assert_memory_equal(b, "\x04\x03\x02\x01", 4);
+	assert_int_equal(util_le32(b), 0x01020304u);
+	util_put_le64(b, 0xf1e2d3c4b5a69788ULL);
+	assert_memory_equal(b, "\x88\x97\xa6\xb5\xc4\xd3\xe2\xf1", 8);
+	assert_true(util_le64(b) == 0xf1e2d3c4b5a69788ULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_time), cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_hex),  cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_buf),  cmocka_unit_test(test_little_endian),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
