@@ -1290,6 +1290,16 @@ static void rd_pattern(uint8_t rd[64])
 		rd[i] = (uint8_t)(0x80 + i);
 }
 
+/* A fresh test PKI at SYN_NOW, its collateral in o, and rd set to the test pattern. */
+static struct tdx_tc *tc_fresh(uint8_t rd[64], struct tdx_collateral_opts *o)
+{
+	struct tdx_tc *tc = tdx_tc_make(SYN_NOW);
+	assert_non_null(tc);
+	rd_pattern(rd);
+	tdx_tc_collateral_opts(tc, o);
+	return tc;
+}
+
 /* Parses quote bytes and verifies them against o at now. */
 static void tc_check(const uint8_t *qb, size_t ql, const struct tdx_collateral_opts *o, int64_t now,
 		     struct tdx_verdict *v)
@@ -1320,15 +1330,12 @@ static void expect_up_to_date(const char *what, const struct tdx_verdict *v)
 static void test_testchain_roundtrip(void **state)
 {
 	(void)state;
-	struct tdx_tc *tc = tdx_tc_make(SYN_NOW);
-	assert_non_null(tc);
 	uint8_t rd[64];
-	rd_pattern(rd);
 	size_t ql;
+	struct tdx_collateral_opts o;
+	struct tdx_tc *tc = tc_fresh(rd, &o);
 	uint8_t *qb = tdx_tc_quote(tc, rd, &ql);
 	assert_non_null(qb);
-	struct tdx_collateral_opts o;
-	tdx_tc_collateral_opts(tc, &o);
 	assert_int_equal(o.n_tcb_info, 1);
 	assert_non_null(o.test_roots);
 
@@ -1517,15 +1524,12 @@ static void test_testchain_files(void **state)
 static void test_testchain_negative(void **state)
 {
 	(void)state;
-	struct tdx_tc *tc = tdx_tc_make(SYN_NOW);
-	assert_non_null(tc);
 	uint8_t rd[64];
-	rd_pattern(rd);
 	size_t ql;
+	struct tdx_collateral_opts o;
+	struct tdx_tc *tc = tc_fresh(rd, &o);
 	uint8_t *qb = tdx_tc_quote(tc, rd, &ql);
 	assert_non_null(qb);
-	struct tdx_collateral_opts o;
-	tdx_tc_collateral_opts(tc, &o);
 	struct tdx_verdict v;
 
 	/* one flipped byte of the signed body (REPORTDATA) */
