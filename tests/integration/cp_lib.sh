@@ -41,6 +41,11 @@ ok() { echo "ok - $*"; }
 fail() {
 	echo "not ok - $*" >&2
 	if [ -n "$CP_LOG" ] && [ -f "$CP_LOG" ]; then
+		# A sanitizer report's head (its stack traces) before the tail, which is its shadow map.
+		if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$CP_LOG"; then
+			echo "--- cloisterd log: sanitizer report (first 80 lines) ---" >&2
+			grep -A 80 -m 1 'ERROR: AddressSanitizer\|runtime error:' "$CP_LOG" >&2 || true
+		fi
 		echo "--- cloisterd log (last 30 lines) ---" >&2
 		tail -n 30 "$CP_LOG" >&2 || true
 	fi

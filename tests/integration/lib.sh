@@ -55,6 +55,11 @@ ok() { echo "ok - $*"; }
 fail() {
 	echo "not ok - $*" >&2
 	if [ -n "$AGENT_LOG" ] && [ -f "$AGENT_LOG" ]; then
+		# A sanitizer report's head (its stack traces) before the tail, which is its shadow map.
+		if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$AGENT_LOG"; then
+			echo "--- agent log: sanitizer report (first 80 lines) ---" >&2
+			grep -A 80 -m 1 'ERROR: AddressSanitizer\|runtime error:' "$AGENT_LOG" >&2 || true
+		fi
 		echo "--- agent log (last 30 lines) ---" >&2
 		tail -n 30 "$AGENT_LOG" >&2 || true
 	fi
