@@ -90,6 +90,7 @@ struct bstate {
 	bool unattested;        /* the policy accepted provider "none" evidence */
 	bool degraded;          /* the last /overview said "degraded" */
 	bool attest_hold;       /* evidence refused: not retried until kicked */
+	bool forgotten;         /* forgotten while a request was in flight: freed when it ends */
 	bool queued;
 	enum job job;
 	CURL *h;
@@ -725,6 +726,11 @@ static void job_done(struct fleet *f, CURL *h, CURLcode c)
 		return;
 	enum job job = s->job;
 	s->job = JOB_NONE;
+	if (s->forgotten) {
+		/* Terminated or deleted meanwhile: the answer changes nothing. */
+		state_remove(f, s->b.id);
+		return;
+	}
 	int64_t now = util_mono_ms();
 	long http = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
@@ -766,7 +772,12 @@ static void apply_queue(struct fleet *f)
 	for (size_t i = 0; i < n; i++) {
 		struct bstate *s = state_find(f, q[i].id);
 		if (q[i].forget) {
-			if (s)
+			/* A request in flight is left to finish (job_done frees the state then):
+			 * taking a handle out of the multi mid-handshake is the one path of
+			 * libcurl's this loop otherwise never takes. */
+			if (s && s->job != JOB_NONE)
+				s->forgotten = true;
+			else if (s)
 				state_remove(f, q[i].id);
 			continue;
 		}

@@ -282,6 +282,38 @@ audit_has "$ADMIN" backends.terminate "ok: agent unreachable" ||
 ok "terminating an unreachable agent still terminates the backend, audited as unreachable"
 kill -0 "${APID[rogue]}" || fail "the rogue agent (never trusted) was terminated"
 
+# ---------------------------------------------------------------- forgotten mid-request
+# A "silent agent" accepts TCP connections and never answers, so a poll of it stays in flight
+# (until its 2 s timeout). Deleting the backend meanwhile must leave the request to finish and
+# then drop it: no status written for the deleted backend, cloisterd alive.
+python3 -c '
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    c, _ = s.accept()
+    held.append(c)
+    print("accepted", flush=True)
+' >"$T/silent.out" 2>&1 &
+SILENT_PID=$!
+AGENT_PIDS="$AGENT_PIDS $SILENT_PID"
+wait_for 10 "the silent agent to listen" grep -q '^[0-9]' "$T/silent.out"
+SILENT=$(mkbackend "$ADMIN" silent "127.0.0.1:$(head -n 1 "$T/silent.out")")
+wait_for 10 "a poll of the silent agent in flight" grep -q accepted "$T/silent.out"
+expect_status 204 "DELETE the silent backend while its poll is in flight" -X DELETE \
+	"$BASE/backends/$SILENT" -H "Authorization: Bearer $ADMIN"
+sleep 3
+expect_status 200 "cloisterd answers after the forgotten poll timed out" "$BASE/health"
+if grep "cannot record a status" "$CP_LOG" | grep -q "$SILENT"; then
+	fail "the monitor wrote a status for the backend deleted during its poll"
+fi
+ok "a backend deleted while its poll is in flight is dropped when the poll ends"
+kill "$SILENT_PID"
+wait "$SILENT_PID" 2>/dev/null || true
+
 # ---------------------------------------------------------------- delete, stop
 expect_status 204 "DELETE a1" -X DELETE "$BASE/backends/${BID[a1]}" -H "Authorization: Bearer $ADMIN"
 stop_cloisterd
