@@ -246,7 +246,9 @@ static void state_remove(struct fleet *f, const char *id)
 			continue;
 		*pp = s->next;
 		f->count--;
-		for (size_t i = f->sweep_pos; s->queued && i < f->nsweep; i++)
+		/* Started entries too (their queued flag is already down): sweep_end writes
+		 * through every entry of the sweep queue. */
+		for (size_t i = 0; i < f->nsweep; i++)
 			if (f->sweepq[i] == s)
 				f->sweepq[i] = NULL;
 		state_free(f, s);
