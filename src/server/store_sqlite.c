@@ -613,6 +613,26 @@ static int exec_changes(struct conn *c, enum stmt_id id, const char *fmt, ...)
 	return sqlite3_changes(c->db);
 }
 
+/* The next slot of a result array grown by doubling, zeroed and counted in *k; NULL with *r
+ * set when out of memory (*v stays valid for the caller to free). */
+static void *next_row(struct conn *c, void **v, size_t *k, size_t *cap, size_t size,
+		      const char *what, int *r)
+{
+	if (*k == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		void *nv = realloc(*v, ncap * size);
+		if (!nv) {
+			*r = fail(c->db, SQLITE_NOMEM, what);
+			return NULL;
+		}
+		*v = nv;
+		*cap = ncap;
+	}
+	void *row = (char *)*v + (*k)++ * size;
+	memset(row, 0, size);
+	return row;
+}
+
 /* Copies a text column into a fixed field; a value longer than the field (written by someone
  * else than this program) is -EIO, never a truncation. */
 static int col_text(struct conn *c, sqlite3_stmt *st, int i, char *buf, size_t size)
@@ -1309,21 +1329,13 @@ static int sq_backend_history(void *impl, const char *id, int64_t since_ns,
 				   (int64_t)STORE_HISTORY_MAX)) < 0)
 			goto out;
 		while ((r = step(c, st)) == SQLITE_ROW) {
-			if (k == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct store_status_point *nv = realloc(v, ncap * sizeof(*v));
-				if (!nv) {
-					r = fail(c->db, SQLITE_NOMEM, "history");
-					goto out;
-				}
-				v = nv;
-				cap = ncap;
-			}
-			struct store_status_point *p = &v[k++];
-			memset(p, 0, sizeof(*p));
-			p->at = sqlite3_column_int64(st, 0);
-			if ((r = COL_TEXT(c, st, 1, p->status)) < 0 ||
-			    (r = COL_TEXT(c, st, 2, p->error)) < 0)
+			struct store_status_point *row =
+				next_row(c, (void **)&v, &k, &cap, sizeof(*v), "history", &r);
+			if (!row)
+				goto out;
+			row->at = sqlite3_column_int64(st, 0);
+			if ((r = COL_TEXT(c, st, 1, row->status)) < 0 ||
+			    (r = COL_TEXT(c, st, 2, row->error)) < 0)
 				goto out;
 		}
 		r = r < 0 ? r : 0;
@@ -1361,19 +1373,13 @@ static int sq_backend_count_by_status(void *impl,
 		if ((r = prep_bind(c, ST_COUNT_BY_STATUS, &st, "")) < 0)
 			goto out;
 		while ((r = step(c, st)) == SQLITE_ROW) {
-			if (k == cap) {
-				size_t ncap = cap ? cap * 2 : 8;
-				struct status_count *nv = realloc(v, ncap * sizeof(*v));
-				if (!nv) {
-					r = fail(c->db, SQLITE_NOMEM, "count");
-					goto out;
-				}
-				v = nv;
-				cap = ncap;
-			}
-			if ((r = COL_TEXT(c, st, 0, v[k].status)) < 0)
+			struct status_count *row =
+				next_row(c, (void **)&v, &k, &cap, sizeof(*v), "count", &r);
+			if (!row)
 				goto out;
-			v[k++].n = (uint64_t)sqlite3_column_int64(st, 1);
+			if ((r = COL_TEXT(c, st, 0, row->status)) < 0)
+				goto out;
+			row->n = (uint64_t)sqlite3_column_int64(st, 1);
 		}
 		r = r < 0 ? r : 0;
 	}
@@ -1640,18 +1646,11 @@ static int sq_cert_revoked(void *impl, struct store_revoked **out, size_t *n)
 				r = -E2BIG;
 				goto out;
 			}
-			if (k == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
-				struct store_revoked *nv = realloc(v, ncap * sizeof(*v));
-				if (!nv) {
-					r = fail(c->db, SQLITE_NOMEM, "revoked");
-					goto out;
-				}
-				v = nv;
-				cap = ncap;
-			}
-			struct store_revoked *e = &v[k++];
-			memset(e, 0, sizeof(*e));
+			struct store_revoked *row =
+				next_row(c, (void **)&v, &k, &cap, sizeof(*v), "revoked", &r);
+			if (!row)
+				goto out;
+			struct store_revoked *e = row;
 			if ((r = COL_TEXT(c, st, 0, e->serial)) < 0 ||
 			    (r = COL_TEXT(c, st, 1, e->backend_id)) < 0)
 				goto out;
@@ -1732,18 +1731,11 @@ static int sq_audit_list(void *impl, unsigned limit, int64_t before_id, struct s
 				   (int64_t)limit)) < 0)
 			goto out;
 		while ((r = step(c, st)) == SQLITE_ROW) {
-			if (k == cap) {
-				size_t ncap = cap ? cap * 2 : 32;
-				struct store_audit *nv = realloc(v, ncap * sizeof(*v));
-				if (!nv) {
-					r = fail(c->db, SQLITE_NOMEM, "audit");
-					goto out;
-				}
-				v = nv;
-				cap = ncap;
-			}
-			struct store_audit *e = &v[k++];
-			memset(e, 0, sizeof(*e));
+			struct store_audit *row =
+				next_row(c, (void **)&v, &k, &cap, sizeof(*v), "audit", &r);
+			if (!row)
+				goto out;
+			struct store_audit *e = row;
 			e->id = sqlite3_column_int64(st, 0);
 			e->at = sqlite3_column_int64(st, 1);
 			if ((r = COL_TEXT(c, st, 2, e->client)) < 0 ||
